@@ -1,0 +1,1 @@
+"""Safar's Telegram application: settings, wiring, handlers, storage and CLI."""

@@ -1,0 +1,114 @@
+"""Wiring: build the PTB ``Application`` with every handler, in one place.
+
+The same application runs against Telegram (``run``), a local Bot API server (set
+``SAFAR_BOT_API_URL``), or the in-process :class:`bot.transport.RecordingRequest`
+(``chat``, ``replay`` and tests).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommand, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.request import BaseRequest
+
+from bot.handlers import articles, fallback, menu, search, start
+from bot.handlers.errors import on_error
+from bot.i18n import gettext_for
+from bot.services import Services, install
+from bot.settings import Settings
+from bot.storage import Storage
+from bot.transport import OFFLINE_TOKEN
+from knowledge.loader import KnowledgeBase, load_knowledge_base
+from knowledge.search import Searcher
+
+log = logging.getLogger(__name__)
+
+SafarApp = Application[Any, Any, Any, Any, Any, Any]
+
+#: Telegram's command-menu languages for our locales (uz_Cyrl shares "uz").
+#: bot_data key of the settings and knowledge base until post_init opens storage.
+_PENDING = "safar_pending"
+
+_COMMAND_LANGUAGES = {"ky": "ky", "tg": "tg", "ru": "ru", "uz": "uz"}
+
+
+def build_application(
+    settings: Settings,
+    kb: KnowledgeBase | None = None,
+    request: BaseRequest | None = None,
+    publish_commands: bool = False,
+) -> SafarApp:
+    """Build the application with all handlers; storage opens in ``post_init``.
+
+    *request*, if given, replaces HTTP for every Bot API call (offline modes and tests).
+    Without a token (offline), a placeholder token is used that never reaches Telegram.
+    With *publish_commands*, start-up also sets the command menu (``setMyCommands``).
+
+    Raises:
+        knowledge.loader.KnowledgeBaseError: an article file is invalid.
+    """
+    kb = kb or load_knowledge_base(settings.kb_dir)
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
+        ApplicationBuilder()
+        .token(settings.token or OFFLINE_TOKEN)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(_open_and_publish if publish_commands else open_services)
+        .post_shutdown(close_services)
+    )
+    if settings.bot_api_url:
+        builder = builder.base_url(settings.bot_api_url + "/bot").base_file_url(
+            settings.bot_api_url + "/file/bot"
+        )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    app: SafarApp = builder.build()
+    app.bot_data[_PENDING] = (settings, kb)
+    for module in (start, menu, articles, search, fallback):
+        app.add_handlers(module.HANDLERS)
+    app.add_error_handler(on_error)
+    return app
+
+
+async def open_services(app: SafarApp) -> None:
+    """Open storage, build the search index and install :class:`Services` (idempotent)."""
+    if _PENDING not in app.bot_data:
+        return
+    settings, kb = app.bot_data.pop(_PENDING)
+    storage = await Storage.open(settings.db)
+    install(app.bot_data, Services(settings, storage, kb, Searcher(kb)))
+    log.info("knowledge base: %d articles; database schema %d", len(kb.articles),
+             await storage.schema_version())
+
+
+async def _open_and_publish(app: SafarApp) -> None:
+    await open_services(app)
+    await set_commands(app)
+
+
+async def set_commands(app: SafarApp) -> None:
+    """Publish the command menu in each language Telegram supports for us."""
+    for locale, code in _COMMAND_LANGUAGES.items():
+        _ = gettext_for(locale)
+        commands = [
+            BotCommand("menu", _("Main menu")),
+            BotCommand("language", _("Change the language")),
+            BotCommand("help", _("Help")),
+        ]
+        await app.bot.set_my_commands(commands, language_code=code)
+
+
+async def close_services(app: SafarApp) -> None:
+    """Close storage."""
+    found = app.bot_data.get("safar")
+    if isinstance(found, Services):
+        await found.storage.close()

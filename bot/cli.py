@@ -1,0 +1,130 @@
+"""Command line: ``python -m bot [run|chat|replay|kb check|eval-search]``.
+
+* ``run``: poll Telegram (or ``SAFAR_BOT_API_URL``) with ``BOT_TOKEN``.
+* ``chat``: talk to the very same application in the terminal, offline (the default when
+  no token is set). Type text; press a button by typing its number.
+* ``replay FILE.jsonl``: feed recorded Telegram ``Update`` objects (one a line, raw or as
+  ``{"update": {...}}``) through the application; print every Bot API call as a JSON line.
+* ``kb check``: validate the knowledge base; print counts per topic and locale.
+* ``eval-search FILE.jsonl [--json]``: score free-text search on a question set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError, load_settings
+from knowledge.loader import KnowledgeBaseError
+
+log = logging.getLogger("bot")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # httpx logs every request URL, and Bot API URLs contain the token: keep it quiet.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Safar Telegram bot")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="poll Telegram with BOT_TOKEN")
+    sub.add_parser("chat", help="offline conversation in the terminal")
+    replay = sub.add_parser("replay", help="feed recorded updates, print Bot API calls")
+    replay.add_argument("file", type=Path)
+    replay.add_argument("--db", default=":memory:", help="database (default: in memory)")
+    kb = sub.add_parser("kb", help="knowledge-base tools")
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True)
+    kb_sub.add_parser("check", help="validate articles and print counts")
+    ev = sub.add_parser("eval-search", help="score search on a question set")
+    ev.add_argument("file", type=Path)
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"safar: bad setting: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(settings.log_level)
+    command = args.command or ("run" if settings.token else "chat")
+    try:
+        if command == "run":
+            return _run(settings)
+        if command == "chat":
+            from bot.chat import chat
+
+            return asyncio.run(chat(settings))
+        if command == "replay":
+            from bot.replay import replay
+
+            return asyncio.run(replay(settings, args.file, args.db))
+        if command == "kb":
+            return _kb_check(settings.kb_dir)
+        if command == "eval-search":
+            return _eval_search(settings.kb_dir, args.file, args.json)
+    except KnowledgeBaseError as exc:
+        print(f"safar: the knowledge base is invalid:\n{exc}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"safar: {exc}", file=sys.stderr)
+        return 2
+    return 2
+
+
+def _run(settings: Settings) -> int:
+    if not settings.token:
+        print("safar: BOT_TOKEN is not set; use 'python -m bot chat' to try Safar offline.",
+              file=sys.stderr)
+        return 2
+    from telegram import Update
+
+    from bot.app import build_application
+
+    app = build_application(settings, publish_commands=True)
+    log.info("polling for updates")
+    app.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+def _kb_check(kb_dir: Path) -> int:
+    from knowledge.loader import check_knowledge_base
+    from knowledge.schema import LOCALES, TOPICS
+
+    report = check_knowledge_base(kb_dir)
+    print(f"articles: {report.articles}")
+    print("by topic:")
+    for topic in TOPICS:
+        print(f"  {topic:<26} {report.by_topic[topic]:>3}")
+    print("by locale (native-reviewed):")
+    for locale in LOCALES:
+        print(f"  {locale:<8} {report.by_locale[locale]:>3} ({report.native_by_locale[locale]})")
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    for error in report.errors:
+        print(f"error: {error}")
+    print("ok" if report.ok else f"FAILED: {len(report.errors)} error(s)")
+    return 0 if report.ok else 1
+
+
+def _eval_search(kb_dir: Path, path: Path, as_json: bool) -> int:
+    from knowledge.evaluation import evaluate, read_questions
+    from knowledge.loader import load_knowledge_base
+    from knowledge.search import Searcher
+
+    searcher = Searcher(load_knowledge_base(kb_dir))
+    result = evaluate(read_questions(path), searcher.search)
+    print(json.dumps(result.as_dict(), ensure_ascii=False) if as_json else result.table())
+    return 0

@@ -1,0 +1,42 @@
+"""The error handler: log what failed (never message text, tokens or personal data) and
+tell the person, in their locale, that something went wrong."""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import CallbackContext
+
+from bot.i18n import gettext_for
+from bot.ui import main_menu_keyboard, user_locale
+
+log = logging.getLogger(__name__)
+
+
+async def on_error(update: object, context: CallbackContext[Any, Any, Any, Any]) -> None:
+    """Log the error's type and the update id only; apologise in a private chat."""
+    error = context.error
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error(
+        "error handling update %s: %s",
+        update_id,
+        type(error).__name__,
+        exc_info=(type(error), error, error.__traceback__) if error else None,
+    )
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    if update.effective_chat.type != "private":
+        return
+    try:
+        locale = await user_locale(update, context)
+        _ = gettext_for(locale)
+        await context.bot.send_message(
+            update.effective_chat.id,
+            html.escape(_("Sorry, something went wrong. Please try again or open the menu.")),
+            reply_markup=main_menu_keyboard(locale),
+        )
+    except Exception:  # noqa: BLE001 - the apology itself failed; nothing more to do
+        log.warning("could not send the apology for update %s", update_id)

@@ -1,0 +1,104 @@
+"""Settings from the environment, validated by pydantic-settings.
+
+| variable            | meaning                                            | default      |
+|---------------------|----------------------------------------------------|--------------|
+| BOT_TOKEN           | the token from @BotFather; none means offline chat | (none)       |
+| SAFAR_DB            | path of the SQLite database file                   | ./safar.db   |
+| SAFAR_BOT_API_URL   | base URL of the Bot API, e.g. a local server       | Telegram's   |
+| SAFAR_LOG_LEVEL     | DEBUG, INFO, WARNING, ERROR                        | INFO         |
+| SAFAR_KB_DIR        | folder of the knowledge-base articles              | built in     |
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from knowledge.loader import ARTICLES_DIR
+
+_TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
+
+
+class SettingsError(Exception):
+    """A setting is invalid; the message is one line that names the variable."""
+
+
+class Settings(BaseSettings):
+    """Safar's configuration. Secrets are kept as :class:`SecretStr` so they never print."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    bot_token: SecretStr | None = Field(default=None, validation_alias="BOT_TOKEN")
+    db: Path = Field(default=Path("./safar.db"), validation_alias="SAFAR_DB")
+    bot_api_url: str | None = Field(default=None, validation_alias="SAFAR_BOT_API_URL")
+    kb_dir: Path = Field(default=ARTICLES_DIR, validation_alias="SAFAR_KB_DIR")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", validation_alias="SAFAR_LOG_LEVEL"
+    )
+
+    @field_validator("bot_token", mode="before")
+    @classmethod
+    def _check_token(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or not _TOKEN_RE.match(value.strip()):
+            # Never echo the value: it may be a real secret with a typo.
+            raise ValueError("does not look like a bot token (digits:letters, from @BotFather)")
+        return value.strip()
+
+    @field_validator("bot_api_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+            raise ValueError("must be an http(s) URL such as http://127.0.0.1:8081/bot")
+        return value.rstrip("/")
+
+    @field_validator("kb_dir")
+    @classmethod
+    def _check_kb_dir(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError(f"{value} is not a folder")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def token(self) -> str | None:
+        """The bot token as plain text, or ``None`` when offline."""
+        return self.bot_token.get_secret_value() if self.bot_token else None
+
+
+_ALIASES = {
+    "bot_token": "BOT_TOKEN",
+    "db": "SAFAR_DB",
+    "bot_api_url": "SAFAR_BOT_API_URL",
+    "log_level": "SAFAR_LOG_LEVEL",
+    "kb_dir": "SAFAR_KB_DIR",
+}
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment.
+
+    Raises:
+        SettingsError: with one line naming the first bad variable and why (no traceback,
+            and never the value of the token).
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = str(err["loc"][0]) if err["loc"] else "?"
+        name = _ALIASES.get(loc, loc)
+        message = str(err["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {message}") from None

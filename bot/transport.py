@@ -1,0 +1,113 @@
+"""An in-process Bot API transport that records every call (for replay, chat and tests).
+
+:class:`RecordingRequest` is a python-telegram-bot ``BaseRequest``: the real PTB stack
+(serialisation, handlers, ``Defaults``, rate limiter) runs unchanged, but instead of talking
+HTTP to Telegram each call is recorded as ``(method, parameters)`` and answered with
+Telegram-shaped JSON.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from telegram.request import BaseRequest, RequestData
+
+BOT_USER: dict[str, Any] = {
+    "id": 7000000001,
+    "is_bot": True,
+    "first_name": "Safar",
+    "username": "safar_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+
+#: A well-formed token for offline use; it never reaches Telegram.
+OFFLINE_TOKEN = "7000000001:OFFLINE-safar-token-never-sent-anywhere"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One Bot API call the bot made: method name, decoded parameters, the answer given."""
+
+    method: str
+    params: dict[str, Any]
+    result: Any = None
+
+    def to_json(self) -> str:
+        """The call as one JSON line: ``{"method": ..., "params": {...}}``."""
+        return json.dumps({"method": self.method, "params": self.params}, ensure_ascii=False)
+
+
+class RecordingRequest(BaseRequest):
+    """Answers Bot API calls in-process and records them in :attr:`calls`.
+
+    *on_call*, if given, is called with every :class:`Call` as it happens.
+    """
+
+    def __init__(self, on_call: Callable[[Call], None] | None = None) -> None:
+        self.calls: list[Call] = []
+        self._on_call = on_call
+        self._message_ids = itertools.count(1000)
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 1.0
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
+        api_method = url.rsplit("/", 1)[-1]
+        params: dict[str, Any] = dict(request_data.parameters) if request_data else {}
+        result = self._result(api_method, params)
+        if api_method != "getUpdates":
+            call = Call(api_method, params, result)
+            self.calls.append(call)
+            if self._on_call:
+                self._on_call(call)
+        return 200, json.dumps({"ok": True, "result": result}).encode()
+
+    def _message(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = params.get("chat_id", 0)
+        chat_type = "private" if isinstance(chat_id, int) and chat_id > 0 else "supergroup"
+        message: dict[str, Any] = {
+            "message_id": params.get("message_id") or next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": chat_type},
+            "from": BOT_USER,
+            "text": params.get("text", ""),
+        }
+        if "reply_markup" in params:
+            message["reply_markup"] = params["reply_markup"]
+        return message
+
+    def _result(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "getMe":
+            return BOT_USER
+        if method == "getUpdates":
+            return []
+        if method in ("sendMessage", "editMessageText", "editMessageReplyMarkup"):
+            if "inline_message_id" in params:
+                return True
+            return self._message(params)
+        if method == "getMyCommands":
+            return []
+        return True

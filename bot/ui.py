@@ -1,0 +1,161 @@
+"""Shared pieces of the interface: the user's locale, callback data, keyboards.
+
+Callback data (at most 64 bytes, Telegram's limit):
+
+| data              | button                                  |
+|-------------------|-----------------------------------------|
+| ``l:<locale>``    | choose a language                       |
+| ``lang``          | open the language menu                  |
+| ``h``             | home (main menu)                        |
+| ``s:<section>``   | a menu section                          |
+| ``t:<topic>:<s>`` | a topic's article list, opened from <s> |
+| ``a:<id>:<s>``    | an article, opened from section <s>     |
+| ``ask``           | "Ask a question"                        |
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import CallbackContext
+
+from bot.i18n import LOCALE_NAMES, N_, gettext_for, locale_from_language_code, normalize_locale
+from bot.services import services
+from knowledge.schema import LOCALES
+from knowledge.sections import SECTIONS
+
+#: Main-menu buttons: callback data and English msgid, in display order (two a row).
+MAIN_MENU: tuple[tuple[str, str], ...] = (
+    ("s:ban", N_("⛔ Entry ban")),
+    ("s:rights", N_("⚖️ My rights")),
+    ("s:before", N_("🧳 Before you go")),
+    ("s:return", N_("🔄 After return")),
+    ("s:urgent", N_("🆘 Urgent help")),
+    ("s:contacts", N_("📞 Contacts")),
+    ("ask", N_("❓ Ask a question")),
+    ("lang", N_("🌐 Language")),
+)
+
+SECTION_TITLES: dict[str, str] = {
+    "ban": N_("Entry ban"),
+    "rights": N_("My rights"),
+    "before": N_("Before you go"),
+    "return": N_("After return"),
+    "urgent": N_("Urgent help"),
+    "contacts": N_("Contacts"),
+}
+
+TOPIC_TITLES: dict[str, str] = {
+    "ban_check": N_("How to check for a ban"),
+    "ban_reasons_duration": N_("Why bans are given and for how long"),
+    "ban_appeal_removal": N_("Appeal or lift a ban"),
+    "entry_stay_rules": N_("Entry, stay and registration"),
+    "patent_work_permit": N_("Patent and work permit"),
+    "eaeu_rights": N_("Rights of EAEU workers"),
+    "labour_rights_wages": N_("Work contract and unpaid wages"),
+    "passport_confiscated": N_("Someone took my passport"),
+    "police_detention": N_("Police checks and detention"),
+    "deportation_expulsion": N_("Expulsion and deportation"),
+    "medical_help": N_("Medical help"),
+    "trafficking_exploitation": N_("Forced labour and trafficking"),
+    "safe_departure": N_("Leaving safely"),
+    "return_reintegration": N_("Life after return"),
+    "family_children": N_("Family and children"),
+    "emergency_crisis": N_("Emergency: help now"),
+    "contacts_ngo": N_("Who can help"),
+}
+
+
+async def user_locale(update: Update, context: CallbackContext[Any, Any, Any, Any]) -> str:
+    """The locale of the user behind *update*: cached, else stored, else suggested.
+
+    Also records that the user was seen (first and last seen, UTC).
+    """
+    if context.user_data is not None and "locale" in context.user_data:
+        return str(context.user_data["locale"])
+    user = update.effective_user
+    if user is None:
+        return normalize_locale(None)
+    stored = await services(context).storage.touch_user(user.id)
+    if stored is None:
+        return locale_from_language_code(user.language_code)
+    if context.user_data is not None:
+        context.user_data["locale"] = stored
+    return normalize_locale(stored)
+
+
+def home_row(locale: str, back: str | None = None) -> list[InlineKeyboardButton]:
+    """A row with Back (to callback data *back*, if given) and Home."""
+    _ = gettext_for(locale)
+    row = []
+    if back:
+        row.append(InlineKeyboardButton(_("⬅️ Back"), callback_data=back))
+    row.append(InlineKeyboardButton(_("🏠 Menu"), callback_data="h"))
+    return row
+
+
+def main_menu_keyboard(locale: str) -> InlineKeyboardMarkup:
+    """The eight main-menu buttons, two a row."""
+    _ = gettext_for(locale)
+    buttons = [InlineKeyboardButton(_(label), callback_data=data) for data, label in MAIN_MENU]
+    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+def language_keyboard(selected: str) -> InlineKeyboardMarkup:
+    """One button per locale, each named in itself; *selected* is marked with ✅."""
+    rows = []
+    for locale in LOCALES:
+        mark = "✅ " if locale == selected else ""
+        rows.append([InlineKeyboardButton(mark + LOCALE_NAMES[locale], callback_data=f"l:{locale}")])
+    return InlineKeyboardMarkup(rows)
+
+
+def section_of(topic: str) -> str:
+    """The first menu section that lists *topic* (for Back from a searched article)."""
+    for section, topics in SECTIONS.items():
+        if topic in topics:
+            return section
+    return "contacts"
+
+
+async def show(
+    update: Update, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Show *text* (HTML): edit the pressed message for a callback query, else reply."""
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        try:
+            await query.edit_message_text(
+                text, reply_markup=markup
+            )
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+        return
+    message = update.effective_message
+    if message is not None:
+        await message.reply_text(text, reply_markup=markup)
+
+
+def main_menu_text(locale: str) -> str:
+    """The main menu's message (HTML)."""
+    _ = gettext_for(locale)
+    return "<b>{}</b>\n\n{}".format(
+        html.escape(_("Main menu")),
+        html.escape(_("Choose a topic with the buttons, or just type your question.")),
+    )
+
+
+async def stale_button(update: Update, context: CallbackContext[Any, Any, Any, Any]) -> None:
+    """Reply to a button whose data is unknown, forged or from an old version: the menu."""
+    locale = await user_locale(update, context)
+    _ = gettext_for(locale)
+    query = update.callback_query
+    if query is not None:
+        await query.answer(_("This button is out of date. Here is the menu."))
+    if query is None or query.message is None:
+        return
+    await show(update, main_menu_text(locale), main_menu_keyboard(locale))

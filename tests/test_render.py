@@ -1,0 +1,40 @@
+"""Messages fit Telegram's limit and show article text literally."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.render import MESSAGE_LIMIT, render_article, split_message
+from knowledge.loader import KnowledgeBase
+from knowledge.schema import LOCALES, Article
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "short",
+        "\n\n".join(["paragraph " * 40] * 30),
+        "word " * 2000,
+        "x" * 10_000,
+        "line\n" * 3000,
+    ],
+)
+def test_split_keeps_every_part_within_the_limit_and_loses_no_words(text: str) -> None:
+    parts = split_message(text)
+    assert all(0 < len(p) <= MESSAGE_LIMIT for p in parts)
+    assert "".join(parts).split() == text.split() or "".join(parts) == text.strip()
+
+
+def test_every_article_in_every_locale_fits_one_message(kb: KnowledgeBase) -> None:
+    for article in kb.articles.values():
+        for locale in LOCALES:
+            parts = render_article(article, locale)
+            assert len(parts) == 1, (article.id, locale, [len(p) for p in parts])
+
+
+def test_article_text_is_escaped_not_interpreted(kb: KnowledgeBase) -> None:
+    article = next(iter(kb.articles.values()))
+    ru = article.locales["ru"].model_copy(update={"body": "Штраф <b>до</b> 5 000 & больше"})
+    forged = article.model_copy(update={"locales": {**article.locales, "ru": ru}})
+    rendered = render_article(Article.model_validate(forged.model_dump()), "ru")[0]
+    assert "&lt;b&gt;до&lt;/b&gt; 5 000 &amp; больше" in rendered

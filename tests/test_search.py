@@ -1,0 +1,68 @@
+"""Search: script folding, and questions typed the way people type them.
+
+These questions were written for this test (not taken from the shared eval set).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.loader import KnowledgeBase
+from knowledge.normalize import fold
+from knowledge.search import Searcher
+
+
+@pytest.fixture(scope="module")
+def searcher(kb: KnowledgeBase) -> Searcher:
+    return Searcher(kb)
+
+
+@pytest.mark.parametrize(
+    "variants",
+    [
+        ("Ўзбекистон", "O‘zbekiston", "O'zbekiston", "Oʻzbekiston", "O`zbekiston"),
+        ("черный список", "chernyy spisok", "cherniy spisok"),
+        ("Ғалла", "G‘alla", "g'alla"),
+        ("Қарз", "qarz"),
+        ("ХОЧУ", "xochu", "khochu"),
+    ],
+)
+def test_fold_maps_scripts_and_apostrophes_to_one_form(variants: tuple[str, ...]) -> None:
+    assert len({fold(v) for v in variants}) == 1
+
+
+def test_fold_drops_punctuation_and_extra_space() -> None:
+    assert fold("  Запрет!!!   на   въезд??? ") == "zapret na vezd"
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("как узнать есть ли на мне запрет на въезд в РФ", "ban_check"),
+        ("kak uznat est li zapret na vezd v rossiyu", "ban_check"),
+        ("зарплату не платят уже 2 месяца что делать", "labour_rights_wages"),
+        ("работодатель забрал паспорт и не отдает", "passport_confiscated"),
+        ("Rossiyaga kirish taqiqi bormi qanday tekshiraman", "ban_check"),
+        ("Россияга кириш тақиқи борми қандай текшираман", "ban_check"),
+        ("полиция остановила на улице проверка документов", "police_detention"),
+        ("патент на работу как получить", "patent_work_permit"),
+    ],
+)
+def test_typical_questions_find_their_topic_in_the_top_three(
+    searcher: Searcher, question: str, topic: str
+) -> None:
+    result = searcher.search(question)
+    assert not result.abstained
+    assert topic in [hit.topic for hit in result.hits[:3]]
+
+
+@pytest.mark.parametrize("question", ["", "   ", "?!", "ok"])
+def test_empty_or_tiny_input_abstains(searcher: Searcher, question: str) -> None:
+    assert searcher.search(question).abstained
+
+
+@pytest.mark.parametrize(
+    "question", ["какая завтра погода в москве", "кто выиграл футбол вчера", "рецепт борща"]
+)
+def test_out_of_scope_questions_abstain(searcher: Searcher, question: str) -> None:
+    assert searcher.search(question).abstained

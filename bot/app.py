@@ -86,8 +86,11 @@ async def open_services(app: SafarApp) -> None:
     settings, kb = app.bot_data.pop(_PENDING)
     storage = await Storage.open(settings.db)
     install(app.bot_data, Services(settings, storage, kb, Searcher(kb)))
-    log.info("knowledge base: %d articles; database schema %d", len(kb.articles),
-             await storage.schema_version())
+    log.info(
+        "knowledge base: %d articles; database schema %d",
+        len(kb.articles),
+        await storage.schema_version(),
+    )
 
 
 async def _open_and_publish(app: SafarApp) -> None:

@@ -86,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(settings: Settings) -> int:
     if not settings.token:
-        print("safar: BOT_TOKEN is not set; use 'python -m bot chat' to try Safar offline.",
-              file=sys.stderr)
+        print(
+            "safar: BOT_TOKEN is not set; use 'python -m bot chat' to try Safar offline.",
+            file=sys.stderr,
+        )
         return 2
     from telegram import Update
 

@@ -81,6 +81,6 @@ def format_number(value: float, locale: str) -> str:
     return format_decimal(value, locale=Locale.parse(normalize_locale(locale)))
 
 
-def N_(message: str) -> str:  # noqa: N802 - gettext convention
+def N_(message: str) -> str:
     """Mark *message* for extraction without translating it now."""
     return message

@@ -15,13 +15,13 @@ from bot.transport import Call, RecordingRequest
 
 
 def _update_json(line: str, number: int) -> dict[str, Any]:
-    data = json.loads(line)
+    data: Any = json.loads(line)
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     if "update_id" not in data and isinstance(data.get("update"), dict):
         data = data["update"]  # the fixture format: {"source", "kind", "update": {...}}
     data.setdefault("update_id", number)
-    return data
+    return dict(data)
 
 
 async def replay(settings: Settings, path: Path, db: str = ":memory:") -> int:

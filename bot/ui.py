@@ -109,7 +109,9 @@ def language_keyboard(selected: str) -> InlineKeyboardMarkup:
     rows = []
     for locale in LOCALES:
         mark = "✅ " if locale == selected else ""
-        rows.append([InlineKeyboardButton(mark + LOCALE_NAMES[locale], callback_data=f"l:{locale}")])
+        rows.append(
+            [InlineKeyboardButton(mark + LOCALE_NAMES[locale], callback_data=f"l:{locale}")]
+        )
     return InlineKeyboardMarkup(rows)
 
 
@@ -121,16 +123,12 @@ def section_of(topic: str) -> str:
     return "contacts"
 
 
-async def show(
-    update: Update, text: str, markup: InlineKeyboardMarkup | None = None
-) -> None:
+async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     """Show *text* (HTML): edit the pressed message for a callback query, else reply."""
     query = update.callback_query
     if query is not None and query.message is not None:
         try:
-            await query.edit_message_text(
-                text, reply_markup=markup
-            )
+            await query.edit_message_text(text, reply_markup=markup)
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
                 raise

@@ -111,9 +111,7 @@ class Evaluation:
         return "\n".join(rows)
 
 
-def evaluate(
-    questions: Iterable[Question], search: Callable[[str], SearchResult]
-) -> Evaluation:
+def evaluate(questions: Iterable[Question], search: Callable[[str], SearchResult]) -> Evaluation:
     """Run *search* on every question and tally top-1, top-3 and abstentions per language."""
     ev = Evaluation()
     for q in questions:

@@ -126,9 +126,13 @@ def check_knowledge_base(
                 )
         age = (today - article.reviewed_on).days
         if age > STALE_AFTER_DAYS:
-            report.warnings.append(f"{article.id}: reviewed_on {article.reviewed_on} is {age} days old")
+            report.warnings.append(
+                f"{article.id}: reviewed_on {article.reviewed_on} is {age} days old"
+            )
         elif age < 0:
-            report.warnings.append(f"{article.id}: reviewed_on {article.reviewed_on} is in the future")
+            report.warnings.append(
+                f"{article.id}: reviewed_on {article.reviewed_on} is in the future"
+            )
     for topic in TOPICS:
         if report.by_topic[topic] == 0:
             report.errors.append(f"topic {topic}: no article")

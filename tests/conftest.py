@@ -103,9 +103,7 @@ class Harness:
 
 def texts(calls: list[Call]) -> list[str]:
     """The texts the bot sent or edited in *calls*."""
-    return [
-        str(c.params["text"]) for c in calls if c.method in ("sendMessage", "editMessageText")
-    ]
+    return [str(c.params["text"]) for c in calls if c.method in ("sendMessage", "editMessageText")]
 
 
 def buttons(calls: list[Call]) -> list[tuple[str, str]]:
@@ -134,7 +132,7 @@ async def harness(db_path: Path, kb: KnowledgeBase) -> AsyncIterator[Harness]:
         yield h
 
 
-class make_harness:  # noqa: N801 - used as a context manager, like a function
+class make_harness:
     """``async with make_harness(db, kb) as h``: start; on exit, shut down cleanly."""
 
     def __init__(self, db: Path, kb: KnowledgeBase) -> None:

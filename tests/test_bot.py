@@ -29,9 +29,7 @@ async def test_start_offers_five_languages_preselecting_the_phone_language(
     calls = await harness.say("/start", language_code=language_code)
     labels = [label for label, _ in buttons(calls)]
     assert [label.removeprefix("✅ ") for label in labels] == [LOCALE_NAMES[x] for x in LOCALES]
-    assert [label for label in labels if label.startswith("✅")] == [
-        "✅ " + LOCALE_NAMES[expected]
-    ]
+    assert [label for label in labels if label.startswith("✅")] == ["✅ " + LOCALE_NAMES[expected]]
     assert _t(expected, "Choose your language:") in texts(calls)[0]
 
 
@@ -147,9 +145,7 @@ NON_TEXT = {
         }
     },
     "voice": {"voice": {"file_id": "AwAC", "file_unique_id": "AgAD", "duration": 3}},
-    "photo": {
-        "photo": [{"file_id": "AgAC", "file_unique_id": "AQAD", "width": 90, "height": 90}]
-    },
+    "photo": {"photo": [{"file_id": "AgAC", "file_unique_id": "AQAD", "width": 90, "height": 90}]},
     "location": {"location": {"latitude": 55.75, "longitude": 37.61}},
 }
 
@@ -213,7 +209,11 @@ async def test_edited_message_is_answered_as_a_new_question(harness: Harness) ->
 
 async def test_group_chat_is_silent_unless_addressed(harness: Harness) -> None:
     group = {"id": -100200300, "type": "supergroup", "title": "Bazaar"}
-    base = {"date": 1764460800, "chat": group, "from": {"id": 9, "is_bot": False, "first_name": "G"}}
+    base = {
+        "date": 1764460800,
+        "chat": group,
+        "from": {"id": 9, "is_bot": False, "first_name": "G"},
+    }
     calls = await harness.feed({"message": {"message_id": 1, "text": "салам всем", **base}})
     assert texts(calls) == []
     calls = await harness.feed(

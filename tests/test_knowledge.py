@@ -65,8 +65,12 @@ def _article(**changes: Any) -> dict[str, Any]:
         {"sources": []},
         {"id": "Bad Id"},
         {"locales": {"ky": {"title": "Title", "body": "A body long enough.", "keywords": ["k"]}}},
-        {"locales": {"ru": {"title": "T", "body": "A body long enough.", "keywords": ["k"]},
-                     "en": {"title": "Title", "body": "A body long enough.", "keywords": ["k"]}}},
+        {
+            "locales": {
+                "ru": {"title": "T", "body": "A body long enough.", "keywords": ["k"]},
+                "en": {"title": "Title", "body": "A body long enough.", "keywords": ["k"]},
+            }
+        },
     ],
 )
 def test_schema_rejects_broken_articles(changes: dict[str, Any]) -> None:
@@ -107,7 +111,7 @@ def test_check_reports_missing_locale_long_body_stale_date_and_empty_topics(
 def test_loader_names_the_broken_file(tmp_path: Path) -> None:
     shutil.copy(next(ARTICLES_DIR.glob("*.yaml")), tmp_path)
     (tmp_path / "broken.yaml").write_text("id: broken\ntopic: [unclosed\n")
-    with pytest.raises(KnowledgeBaseError, match="broken.yaml"):
+    with pytest.raises(KnowledgeBaseError, match=r"broken\.yaml"):
         load_knowledge_base(tmp_path)
 
 

@@ -47,7 +47,11 @@ def test_bad_setting_names_the_variable_without_echoing_a_token(
 def test_bad_setting_at_start_up_prints_one_line_and_exits_2() -> None:
     env = {**os.environ, "BOT_TOKEN": "12345:short-secret"}
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "bot", "run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert proc.returncode == 2

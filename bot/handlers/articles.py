@@ -59,9 +59,7 @@ async def send_article(
     assert chat is not None
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
-        await context.bot.send_message(
-            chat.id, part, reply_markup=markup if last else None
-        )
+        await context.bot.send_message(chat.id, part, reply_markup=markup if last else None)
 
 
 async def article(update: Update, context: Context) -> None:

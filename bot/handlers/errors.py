@@ -38,5 +38,5 @@ async def on_error(update: object, context: CallbackContext[Any, Any, Any, Any])
             html.escape(_("Sorry, something went wrong. Please try again or open the menu.")),
             reply_markup=main_menu_keyboard(locale),
         )
-    except Exception:  # noqa: BLE001 - the apology itself failed; nothing more to do
+    except Exception:
         log.warning("could not send the apology for update %s", update_id)

@@ -55,8 +55,10 @@ async def group_invite(update: Update, context: Context) -> None:
     if message is None:
         return
     username = context.bot.username
-    if message.text and not message.text.startswith("/") and f"@{username}".lower() not in (
-        message.text.lower()
+    if (
+        message.text
+        and not message.text.startswith("/")
+        and f"@{username}".lower() not in (message.text.lower())
     ):
         return
     locale = await user_locale(update, context)
@@ -66,8 +68,10 @@ async def group_invite(update: Update, context: Context) -> None:
     )
     await message.reply_text(
         html.escape(
-            _("I answer in a private chat, so that your questions stay private. "
-              "Tap the button to write to me.")
+            _(
+                "I answer in a private chat, so that your questions stay private. "
+                "Tap the button to write to me."
+            )
         ),
         reply_markup=markup,
     )
@@ -75,9 +79,7 @@ async def group_invite(update: Update, context: Context) -> None:
 
 HANDLERS = [
     MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, unknown_command),
-    MessageHandler(
-        filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text
-    ),
+    MessageHandler(filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text),
     MessageHandler(
         filters.ChatType.GROUPS & (filters.COMMAND | filters.Entity("mention")), group_invite
     ),

@@ -99,8 +99,10 @@ async def ask(update: Update, context: Context) -> None:
     if update.callback_query:
         await update.callback_query.answer()
     text = html.escape(
-        _("Type your question in your own words, in any language. "
-          "For example: how do I check if I have an entry ban?")
+        _(
+            "Type your question in your own words, in any language. "
+            "For example: how do I check if I have an entry ban?"
+        )
     )
     await show(update, text, InlineKeyboardMarkup([home_row(locale)]))
 
@@ -115,8 +117,10 @@ async def help_command(update: Update, context: Context) -> None:
         html.escape(_("/help — this help")),
         "",
         html.escape(
-            _("Safar gives general information, not legal advice. "
-              "For your own case, talk to a lawyer or an NGO.")
+            _(
+                "Safar gives general information, not legal advice. "
+                "For your own case, talk to a lawyer or an NGO."
+            )
         ),
     ]
     await show(update, "\n".join(lines), main_menu_keyboard(locale))

@@ -49,8 +49,10 @@ async def question(update: Update, context: Context) -> None:
             [
                 html.escape(_("I don't know this yet.")),
                 html.escape(
-                    _("Try other words, choose a topic in the menu, or contact an "
-                      "organisation that helps migrants.")
+                    _(
+                        "Try other words, choose a topic in the menu, or contact an "
+                        "organisation that helps migrants."
+                    )
                 ),
             ]
         )
@@ -59,9 +61,7 @@ async def question(update: Update, context: Context) -> None:
     await svc.storage.count(SEARCH_ANSWERED, best.article_id)
     article = svc.kb.articles[best.article_id]
     more = [
-        svc.kb.articles[h.article_id]
-        for h in result.hits[1:3]
-        if h.score >= svc.searcher.min_score
+        svc.kb.articles[h.article_id] for h in result.hits[1:3] if h.score >= svc.searcher.min_score
     ]
     await send_article(update, context, article, locale, section_of(article.topic), more)
 

@@ -31,8 +31,10 @@ async def start(update: Update, context: Context) -> None:
         [
             html.escape(_("Hello! I am Safar, a free bot for migrant workers.")),
             html.escape(
-                _("I answer questions about entry bans, your rights and safe migration. "
-                  "I am a bot, not a lawyer.")
+                _(
+                    "I answer questions about entry bans, your rights and safe migration. "
+                    "I am a bot, not a lawyer."
+                )
             ),
             "<b>" + html.escape(_("Choose your language:")) + "</b>",
         ]
@@ -46,8 +48,9 @@ async def language_menu(update: Update, context: Context) -> None:
     if update.callback_query:
         await update.callback_query.answer()
     _ = gettext_for(locale)
-    await show(update, "<b>" + html.escape(_("Choose your language:")) + "</b>",
-               language_keyboard(locale))
+    await show(
+        update, "<b>" + html.escape(_("Choose your language:")) + "</b>", language_keyboard(locale)
+    )
 
 
 async def choose_language(update: Update, context: Context) -> None:

@@ -41,12 +41,14 @@ def build_application(
     kb: KnowledgeBase | None = None,
     request: BaseRequest | None = None,
     publish_commands: bool = False,
+    searcher: Searcher | None = None,
 ) -> SafarApp:
     """Build the application with all handlers; storage opens in ``post_init``.
 
     *request*, if given, replaces HTTP for every Bot API call (offline modes and tests).
     Without a token (offline), a placeholder token is used that never reaches Telegram.
     With *publish_commands*, start-up also sets the command menu (``setMyCommands``).
+    *searcher* reuses a search index already built over *kb* (tests build it once).
 
     Raises:
         knowledge.loader.KnowledgeBaseError: an article file is invalid.
@@ -72,7 +74,7 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     app: SafarApp = builder.build()
-    app.bot_data[_PENDING] = (settings, kb)
+    app.bot_data[_PENDING] = (settings, kb, searcher)
     for module in (start, menu, articles, search, fallback):
         app.add_handlers(module.HANDLERS)
     app.add_error_handler(on_error)
@@ -83,9 +85,9 @@ async def open_services(app: SafarApp) -> None:
     """Open storage, build the search index and install :class:`Services` (idempotent)."""
     if _PENDING not in app.bot_data:
         return
-    settings, kb = app.bot_data.pop(_PENDING)
+    settings, kb, searcher = app.bot_data.pop(_PENDING)
     storage = await Storage.open(settings.db)
-    install(app.bot_data, Services(settings, storage, kb, Searcher(kb)))
+    install(app.bot_data, Services(settings, storage, kb, searcher or Searcher(kb)))
     log.info(
         "knowledge base: %d articles; database schema %d",
         len(kb.articles),

@@ -12,6 +12,7 @@ from telegram import Update
 from bot.app import build_application, close_services, open_services
 from bot.settings import Settings
 from bot.transport import Call, RecordingRequest
+from bot.updates import upgrade_update
 
 
 def _update_json(line: str, number: int) -> dict[str, Any]:
@@ -21,7 +22,7 @@ def _update_json(line: str, number: int) -> dict[str, Any]:
     if "update_id" not in data and isinstance(data.get("update"), dict):
         data = data["update"]  # the fixture format: {"source", "kind", "update": {...}}
     data.setdefault("update_id", number)
-    return dict(data)
+    return dict(upgrade_update(data))
 
 
 async def replay(settings: Settings, path: Path, db: str = ":memory:") -> int:
@@ -46,8 +47,9 @@ async def replay(settings: Settings, path: Path, db: str = ":memory:") -> int:
                     continue
                 try:
                     update = Update.de_json(_update_json(line, number), app.bot)
-                except (ValueError, TypeError, KeyError) as exc:
-                    print(f"{path}:{number}: skipped, not an update ({exc})", file=sys.stderr)
+                except Exception as exc:
+                    reason = type(exc).__name__
+                    print(f"{path}:{number}: skipped, not an update ({reason})", file=sys.stderr)
                     skipped += 1
                     continue
                 await app.process_update(update)

@@ -20,7 +20,7 @@ from knowledge.normalize import fold
 from knowledge.schema import Article
 
 #: A best score below this means "I don't know this yet" (cosine similarity, 0-1).
-DEFAULT_MIN_SCORE = 0.12
+DEFAULT_MIN_SCORE = 0.155
 
 #: Shorter folded questions (in characters) are treated as nonsense and abstained on.
 MIN_QUERY_CHARS = 3

@@ -4,7 +4,8 @@ The stub is a small aiohttp server on ``127.0.0.1`` (a free port by default) tha
 ``http://127.0.0.1:PORT/bot<TOKEN>/<method>`` the way Telegram does: ``{"ok": true,
 "result": ...}`` with Telegram's JSON shapes, or ``{"ok": false, "error_code": ...,
 "description": ...}`` with Telegram's wording. Point the real bot at it with
-``ApplicationBuilder().token(stub.token).base_url(stub.url)`` (or ``SAFAR_BOT_API_URL``)
+``ApplicationBuilder().token(stub.token).base_url(stub.url)`` (the real process: environment
+``BOT_TOKEN=stub.token`` and ``SAFAR_BOT_API_URL=stub.root``, as ``bot.app`` appends ``/bot``)
 and drive it from the test::
 
     async with BotAPIStub() as stub:
@@ -128,6 +129,7 @@ _BUTTON_ACTIONS = (
 )  # fmt: skip
 
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
+_EMOJI_URL_RE = re.compile(r"(?i)tg://emoji/?\?(?:[^#]*&)?id=([1-9]\d*)(?:&[^#]*)?(?:#.*)?")
 _INT_RE = re.compile(r"^-?\d+$")
 
 
@@ -226,8 +228,7 @@ def _link_user_id(url: str) -> int | None:
 
 def _checked_link(url: str) -> str | None:
     """Telegram's normalised form of a text-link URL, or ``None`` if it drops the link."""
-    url = url.strip()
-    if not url:
+    if not url or any(char.isspace() for char in url):
         return None
     if url.lower().startswith(("tg:", "ton:", "tonsite:")):
         return url
@@ -470,9 +471,7 @@ def parse_html(text: str) -> tuple[str, list[JSON]]:
             entities.append({"type": kind, "offset": offset, "length": length})
         # tg-time: no entity here (Telegram adds a date_time entity; not modelled)
     if stack:
-        raise EntityParseError(
-            f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"'
-        )
+        raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
     # a "language" on inline code is only meaningful for pre: Telegram drops it
     for entity in entities:
         if entity["type"] == "code":
@@ -630,9 +629,7 @@ def parse_markdown_v2(text: str) -> tuple[str, list[JSON]]:
         kind = stack[-1].kind
         if c == ord("\n") and kind != "blockquote":
             top = stack[-1]
-            after_spoiler = top.byte == i - 2 or (
-                top.byte == i - 3 and out[-1:] == b"\r"
-            )
+            after_spoiler = top.byte == i - 2 or (top.byte == i - 3 and out[-1:] == b"\r")
             if kind != "spoiler" or not after_spoiler:
                 raise EntityParseError(
                     f"Can't find end of {_MDV2_NAMES[kind]} entity at byte offset {top.byte}"
@@ -665,7 +662,7 @@ def parse_markdown_v2(text: str) -> tuple[str, list[JSON]]:
             if at(i + 1) != ord("("):
                 raise EntityParseError("The entity must contain a tg://emoji or tg://time URL")
             url, i = _read_url(src, i + 2)
-            match = re.fullmatch(r"(?i)tg://emoji\?id=(\d+)", url)
+            match = _EMOJI_URL_RE.fullmatch(url)
             if match:
                 assert entity is not None
                 entity["custom_emoji_id"] = match.group(1)
@@ -1144,21 +1141,17 @@ class BotAPIStub:
     def push_update(self, update: Mapping[str, Any]) -> JSON:
         """Queue an Update for getUpdates and return it (with its ``update_id``).
 
-        A missing ``update_id`` is assigned (one more than the last). A given one must be higher
-        than every earlier one, as Telegram's are; drop it to replay fixtures. Chats, messages,
-        callback and inline query ids in the update become known to the stub, and a
-        ``my_chat_member`` update of a private chat blocks (``kicked``) or unblocks the user.
+        Update ids only grow, as Telegram's do: a missing ``update_id``, or one not above the
+        last (fixtures all use 10000), is replaced by the last plus one; the returned copy has
+        the id used. Chats, messages, callback and inline query ids in the update become known
+        to the stub, and a ``my_chat_member`` update of a private chat blocks (``kicked``) or
+        unblocks the user.
         """
         update = copy.deepcopy(dict(update))
-        update_id = update.get("update_id")
-        if update_id is None:
+        update_id = update.pop("update_id", None)
+        if not isinstance(update_id, int) or update_id <= self._last_update_id:
             update_id = self._last_update_id + 1
-            update = {"update_id": update_id, **update}
-        elif not isinstance(update_id, int) or update_id <= self._last_update_id:
-            raise ValueError(
-                f"update_id {update_id!r} is not above the last one ({self._last_update_id}); "
-                "leave update_id out to have one assigned"
-            )
+        update = {"update_id": update_id, **update}
         self._last_update_id = update_id
         self._learn(update)
         self._updates.append(update)
@@ -1202,8 +1195,9 @@ class BotAPIStub:
         it). The message takes the chat's next ``message_id``.
         """
         if user is None:
-            private = chat_id is not None and chat_id > 0
-            user = self.make_user(chat_id if chat_id is not None and private else DEFAULT_USER_ID)
+            user = self.make_user(
+                chat_id if chat_id is not None and chat_id > 0 else DEFAULT_USER_ID
+            )
         if chat_id is None:
             chat_id = int(user["id"])
         chat = self._chat(chat_id, user)
@@ -1334,8 +1328,7 @@ class BotAPIStub:
 
         def test(call: Call) -> bool:
             return matches(call) and all(
-                name in call.params and call.params[name] == value
-                for name, value in params.items()
+                name in call.params and call.params[name] == value for name, value in params.items()
             )
 
         loop = asyncio.get_running_loop()
@@ -1896,8 +1889,9 @@ class BotAPIStub:
 async def _serve(host: str, port: int, token: str) -> None:
     stub = BotAPIStub(token, host=host, port=port)
     async with stub:
-        print(f"SAFAR_BOT_API_URL={stub.url}", flush=True)
+        print(f"SAFAR_BOT_API_URL={stub.root}", flush=True)
         print(f"BOT_TOKEN={stub.token}", flush=True)
+        print(f"PTB base_url: {stub.url}", flush=True)
         print(f"control API: {stub.root}/_stub/", flush=True)
         await asyncio.Event().wait()
 

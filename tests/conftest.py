@@ -16,6 +16,7 @@ from bot.app import SafarApp, build_application, close_services, open_services
 from bot.settings import Settings
 from bot.transport import Call, RecordingRequest
 from knowledge.loader import KnowledgeBase, load_knowledge_base
+from knowledge.search import Searcher
 
 FIXTURES = Path(__file__).with_name("fixtures")
 
@@ -32,6 +33,12 @@ def user(user_id: int = 5001, language_code: str | None = "ru") -> dict[str, Any
     if language_code:
         data["language_code"] = language_code
     return data
+
+
+@pytest.fixture(scope="session")
+def searcher(kb: KnowledgeBase) -> Searcher:
+    """The search index over the real knowledge base, built once."""
+    return Searcher(kb)
 
 
 @dataclass
@@ -126,19 +133,19 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def harness(db_path: Path, kb: KnowledgeBase) -> AsyncIterator[Harness]:
+async def harness(db_path: Path, kb: KnowledgeBase, searcher: Searcher) -> AsyncIterator[Harness]:
     """The real Application, on a recording transport and a fresh database."""
-    async with make_harness(db_path, kb) as h:
+    async with make_harness(db_path, kb, searcher) as h:
         yield h
 
 
 class make_harness:
     """``async with make_harness(db, kb) as h``: start; on exit, shut down cleanly."""
 
-    def __init__(self, db: Path, kb: KnowledgeBase) -> None:
+    def __init__(self, db: Path, kb: KnowledgeBase, searcher: Searcher | None = None) -> None:
         self.settings = Settings(SAFAR_DB=db)  # type: ignore[call-arg]
         self.request = RecordingRequest()
-        self.app = build_application(self.settings, kb=kb, request=self.request)
+        self.app = build_application(self.settings, kb=kb, request=self.request, searcher=searcher)
 
     async def __aenter__(self) -> Harness:
         await self.app.initialize()

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from bot.updates import upgrade_update
 from tests.conftest import FIXTURES, Harness, texts
 
 UPDATES = [
@@ -21,7 +22,7 @@ UPDATES = [
 async def test_recorded_update_is_handled_without_error(
     harness: Harness, entry: dict[str, object], caplog: pytest.LogCaptureFixture
 ) -> None:
-    update = dict(entry["update"])  # type: ignore[call-overload]
+    update = upgrade_update(entry["update"])
     with caplog.at_level(logging.WARNING):
         calls = await harness.feed(update)
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -22,7 +22,7 @@ from knowledge.schema import LOCALES, Article
 def test_split_keeps_every_part_within_the_limit_and_loses_no_words(text: str) -> None:
     parts = split_message(text)
     assert all(0 < len(p) <= MESSAGE_LIMIT for p in parts)
-    assert "".join(parts).split() == text.split() or "".join(parts) == text.strip()
+    assert " ".join(parts).split() == text.split() or "".join(parts) == text.strip()
 
 
 def test_every_article_in_every_locale_fits_one_message(kb: KnowledgeBase) -> None:

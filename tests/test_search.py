@@ -7,14 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.loader import KnowledgeBase
 from knowledge.normalize import fold
 from knowledge.search import Searcher
-
-
-@pytest.fixture(scope="module")
-def searcher(kb: KnowledgeBase) -> Searcher:
-    return Searcher(kb)
 
 
 @pytest.mark.parametrize(

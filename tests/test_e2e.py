@@ -1,0 +1,125 @@
+"""End to end: the real ``python -m bot run`` process polls the Bot API stand-in over HTTP
+on 127.0.0.1, and a person goes /start -> language -> menu -> article -> free-text question,
+in two locales."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.i18n import LOCALE_NAMES, gettext_for, locale_from_language_code
+from knowledge.loader import KnowledgeBase
+from tests.botapi_stub import BotAPIStub, Call
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def stub() -> AsyncIterator[BotAPIStub]:
+    async with BotAPIStub() as running:
+        yield running
+
+
+@pytest.fixture
+async def bot_process(
+    stub: BotAPIStub, tmp_path: Path
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    env = {
+        **os.environ,
+        "BOT_TOKEN": stub.token,
+        "SAFAR_BOT_API_URL": stub.root,
+        "SAFAR_DB": str(tmp_path / "e2e.db"),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run",
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(proc.wait(), 15)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+def _sent_to(chat_id: int, method: str = "sendMessage"):  # type: ignore[no-untyped-def]
+    def match(call: Call) -> bool:
+        return call.method == method and call.params.get("chat_id") == chat_id
+
+    return match
+
+
+async def _walk(
+    stub: BotAPIStub,
+    kb: KnowledgeBase,
+    user_id: int,
+    phone_language: str,
+    locale: str,
+    question: str,
+    expected_topic: str,
+) -> None:
+    """One person's path through the bot, checking each screen's language."""
+    _ = gettext_for(locale)
+    user = stub.make_user(user_id, "Test", language_code=phone_language)
+    mark = stub.mark()
+    stub.push_text("/start", chat_id=user_id, user=user)
+    await stub.wait_for(_sent_to(user_id), timeout=20, since=mark)
+
+    mark = stub.mark()
+    preselected = locale_from_language_code(phone_language) == locale
+    label = ("✅ " if preselected else "") + LOCALE_NAMES[locale]
+    stub.push_callback(button_text=label, chat_id=user_id, user=user)
+    call = await stub.wait_for(_sent_to(user_id, "editMessageText"), timeout=10, since=mark)
+    assert _("Main menu") in call.params["text"]
+
+    mark = stub.mark()
+    stub.push_callback(button_text=_("⛔ Entry ban"), chat_id=user_id, user=user)
+    call = await stub.wait_for(_sent_to(user_id, "editMessageText"), timeout=10, since=mark)
+    assert _("Entry ban") in call.params["text"]
+
+    mark = stub.mark()
+    stub.push_callback(button_text=_("How to check for a ban"), chat_id=user_id, user=user)
+    await stub.wait_for(_sent_to(user_id, "editMessageText"), timeout=10, since=mark)
+
+    article = kb.by_topic("ban_check")[0]
+    mark = stub.mark()
+    stub.push_callback(button_text="📄 " + article.locales[locale].title, chat_id=user_id,
+                       user=user)  # fmt: skip
+    call = await stub.wait_for(_sent_to(user_id, "editMessageText"), timeout=10, since=mark)
+    assert article.locales[locale].title in call.params["text"]
+    assert _("Sources:") in call.params["text"]
+
+    mark = stub.mark()
+    stub.push_text(question, chat_id=user_id, user=user)
+    call = await stub.wait_for(_sent_to(user_id), timeout=10, since=mark)
+    shown = [a for a in kb.articles.values() if a.locales[locale].title in call.params["text"]]
+    assert shown and shown[0].topic == expected_topic
+
+
+async def test_real_process_serves_two_people_in_two_locales(
+    stub: BotAPIStub, bot_process: asyncio.subprocess.Process, kb: KnowledgeBase
+) -> None:
+    await _walk(stub, kb, 7101, "ru", "tg",
+                "корфармо маоши маро намедиҳад, се моҳ аст", "labour_rights_wages")  # fmt: skip
+    await _walk(stub, kb, 7102, "uz", "uz",
+                "Rossiyaga kirish taqiqi bormi, qanday tekshiraman?", "ban_check")  # fmt: skip
+    # The command menu was published in each Telegram language.
+    assert {c.params.get("language_code") for c in stub.calls if c.method == "setMyCommands"} == {
+        "ky", "tg", "ru", "uz"
+    }  # fmt: skip
+    bot_process.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(bot_process.wait(), 15) == 0
+    assert bot_process.stderr is not None
+    log = (await bot_process.stderr.read()).decode()
+    assert stub.token not in log
+    assert "Traceback" not in log

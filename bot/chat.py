@@ -20,13 +20,15 @@ from bot.settings import Settings
 from bot.transport import Call, RecordingRequest
 
 _TAG_RE = re.compile(r"<[^>]+>")
+_LINK_RE = re.compile(r'<a href="([^"]*)">(.*?)</a>')
 
 USER: dict[str, Any] = {"id": 1, "is_bot": False, "first_name": "You"}
 CHAT: dict[str, Any] = {"id": 1, "type": "private", "first_name": "You"}
 
 
 def to_plain(text: str) -> str:
-    """Telegram HTML to terminal text: tags dropped, entities decoded."""
+    """Telegram HTML to terminal text: links as "text (address)", other tags dropped."""
+    text = _LINK_RE.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
     return html.unescape(_TAG_RE.sub("", text))
 
 

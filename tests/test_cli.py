@@ -57,3 +57,17 @@ def test_eval_search_json_has_the_documented_shape() -> None:
     assert set(result) >= {"n", "top1", "top3", "abstained", "out_of_scope_abstained", "by_lang"}
     assert 0 <= result["top1"] <= result["top3"] <= 1
     assert all(set(v) >= {"n", "top1", "top3"} for v in result["by_lang"].values())
+
+
+def test_without_a_token_python_m_bot_starts_an_offline_chat(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "BOT_TOKEN"}
+    env["SAFAR_DB"] = str(tmp_path / "chat.db")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=ROOT, env=env, capture_output=True, text=True,
+        input="5\nменга иш ҳақи бермаяпти\n/quit\n", timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "offline" in proc.stdout.splitlines()[0]
+    # Button 5 is Ўзбекча: the menu and the answer then come in Uzbek Cyrillic.
+    assert gettext_for("uz_Cyrl")("Main menu") in proc.stdout
+    assert "[1] " in proc.stdout

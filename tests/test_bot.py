@@ -238,3 +238,24 @@ async def test_no_message_text_is_stored(harness: Harness, db_path: Path) -> Non
     raw = b"".join(p.read_bytes() for p in db_path.parent.glob("safar.db*"))
     assert "Иванов".encode() not in raw
     assert b"unknownword" not in raw
+
+
+async def test_question_in_another_language_is_answered_in_the_users_and_offered_in_its_own(
+    harness: Harness, kb: KnowledgeBase
+) -> None:
+    await harness.press("l:ky")
+    calls = await harness.say("работодатель не платит зарплату уже три месяца")
+    first = texts(calls)[0]
+    article = next(a for a in kb.articles.values() if html.escape(a.locales["ky"].title) in first)
+    offer = [(label, data) for label, data in buttons(calls) if data.endswith(":ru")]
+    assert offer == [("📖 " + LOCALE_NAMES["ru"], offer[0][1])]
+    calls = await harness.press(offer[0][1])
+    assert html.escape(article.locales["ru"].title) in texts(calls)[-1]
+    # The person's own choice is untouched.
+    assert _t("ky", "Main menu") in texts(await harness.say("/menu"))[-1]
+
+
+async def test_question_in_the_users_language_offers_no_other(harness: Harness) -> None:
+    await harness.press("l:ru")
+    calls = await harness.say("работодатель не платит зарплату уже три месяца")
+    assert not [d for _, d in buttons(calls) if d.count(":") == 3]

@@ -1,4 +1,5 @@
-"""Showing an article (callback data ``a:<article id>:<section>``)."""
+"""Showing an article: callback data ``a:<article id>:<section>``, or
+``a:<article id>:<section>:<locale>`` to read it once in another locale."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackContext, CallbackQueryHandler
 
+from bot.i18n import LOCALE_NAMES
 from bot.render import render_article
 from bot.services import services
 from bot.storage import ARTICLE_VIEW
 from bot.ui import home_row, show, stale_button, user_locale
-from knowledge.schema import Article
+from knowledge.schema import LOCALES, Article
 from knowledge.sections import SECTIONS
 
 Context = CallbackContext[Any, Any, Any, Any]
@@ -22,9 +24,21 @@ def article_keyboard(
     locale: str,
     section_key: str,
     more: list[Article] | None = None,
+    also_in: str | None = None,
 ) -> InlineKeyboardMarkup:
-    """Buttons under an article: further articles (*more*), then Back to its topic, Home."""
-    rows = [
+    """Buttons under an article: the same article in locale *also_in* (if given), further
+    articles (*more*), then Back to its topic and Home."""
+    rows = []
+    if also_in:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    "📖 " + LOCALE_NAMES[also_in],
+                    callback_data=f"a:{article.id}:{section_key}:{also_in}",
+                )
+            ]
+        )
+    rows += [
         [
             InlineKeyboardButton(
                 "📄 " + other.text(locale)[0].title, callback_data=f"a:{other.id}:{section_key}"
@@ -43,14 +57,17 @@ async def send_article(
     locale: str,
     section_key: str,
     more: list[Article] | None = None,
+    also_in: str | None = None,
+    text_locale: str | None = None,
 ) -> None:
-    """Show *article* in *locale*; buttons go under its last part.
+    """Show *article* in *text_locale* (default: *locale*, the user's); buttons, in
+    *locale*, go under its last part; *also_in* offers the article in that locale too.
 
     A one-part article replaces the pressed message; a longer one is sent as new messages.
     Counts one anonymous article view.
     """
-    parts = render_article(article, locale)
-    markup = article_keyboard(article, locale, section_key, more)
+    parts = render_article(article, text_locale or locale)
+    markup = article_keyboard(article, locale, section_key, more, also_in)
     await services(context).storage.count(ARTICLE_VIEW, article.id)
     if len(parts) == 1:
         await show(update, parts[0], markup)
@@ -67,13 +84,30 @@ async def article(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     parts = query.data.split(":")
-    found = services(context).kb.get(parts[1]) if len(parts) == 3 else None
-    if found is None or parts[2] not in SECTIONS or found.topic not in SECTIONS[parts[2]]:
+    found = services(context).kb.get(parts[1]) if len(parts) in (3, 4) else None
+    text_locale = parts[3] if len(parts) == 4 else None
+    if (
+        found is None
+        or parts[2] not in SECTIONS
+        or found.topic not in SECTIONS[parts[2]]
+        or (text_locale is not None and text_locale not in LOCALES)
+    ):
         await stale_button(update, context)
         return
     locale = await user_locale(update, context)
     await query.answer()
-    await send_article(update, context, found, locale, parts[2])
+    if text_locale is None:
+        await send_article(update, context, found, locale, parts[2])
+        return
+    # The other-language version comes as a new message, so both stay readable.
+    parts_text = render_article(found, text_locale)
+    chat = update.effective_chat
+    assert chat is not None
+    for i, part in enumerate(parts_text):
+        last = i == len(parts_text) - 1
+        await context.bot.send_message(
+            chat.id, part, reply_markup=article_keyboard(found, locale, parts[2]) if last else None
+        )
 
 
 HANDLERS = [CallbackQueryHandler(article, pattern=r"^a:")]

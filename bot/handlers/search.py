@@ -14,6 +14,7 @@ from bot.i18n import gettext_for
 from bot.services import services
 from bot.storage import SEARCH_ANSWERED, SEARCH_UNANSWERED
 from bot.ui import home_row, section_of, user_locale
+from knowledge.langdetect import detect_locale
 
 Context = CallbackContext[Any, Any, Any, Any]
 
@@ -63,7 +64,13 @@ async def question(update: Update, context: Context) -> None:
     more = [
         svc.kb.articles[h.article_id] for h in result.hits[1:3] if h.score >= svc.searcher.min_score
     ]
-    await send_article(update, context, article, locale, section_of(article.topic), more)
+    detected = detect_locale(text)
+    also_in = None
+    if detected and detected != locale and {detected, locale} != {"uz", "uz_Cyrl"}:
+        also_in = detected  # written in another language: offer the article in it too
+    await send_article(
+        update, context, article, locale, section_of(article.topic), more, also_in=also_in
+    )
 
 
 HANDLERS = [

@@ -12,7 +12,13 @@ from typing import Any
 
 from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    Defaults,
+)
 from telegram.request import BaseRequest
 
 from bot.handlers import articles, fallback, menu, search, start
@@ -22,6 +28,7 @@ from bot.services import Services, install
 from bot.settings import Settings
 from bot.storage import Storage
 from bot.transport import OFFLINE_TOKEN
+from bot.ui import stale_button
 from knowledge.loader import KnowledgeBase, load_knowledge_base
 from knowledge.search import Searcher
 
@@ -75,6 +82,9 @@ def build_application(
         builder = builder.request(request).get_updates_request(request)
     app: SafarApp = builder.build()
     app.bot_data[_PENDING] = (settings, kb, searcher)
+    # A button press without data would match every pattern handler (PTB treats missing
+    # data as "no pattern to check"): catch it first. The pattern is False for any data.
+    app.add_handler(CallbackQueryHandler(stale_button, pattern=lambda _data: False))
     for module in (start, menu, articles, search, fallback):
         app.add_handlers(module.HANDLERS)
     app.add_error_handler(on_error)

@@ -34,6 +34,9 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
                 break
         if cut <= 0:
             cut = limit
+            amp = window.rfind("&", limit - 10)
+            if amp > 0 and ";" not in window[amp:]:
+                cut = amp  # never split an HTML entity such as &amp;
         parts.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
     if rest:
@@ -50,7 +53,11 @@ def render_article(article: Article, locale: str) -> list[str]:
     """
     _ = gettext_for(locale)
     text, is_fallback = article.text(locale)
-    lines = [f"<b>{html.escape(text.title)}</b>", "", html.escape(text.body)]
+    lines = [
+        f"<b>{html.escape(text.title, quote=False)}</b>",
+        "",
+        html.escape(text.body, quote=False),
+    ]
     notes: list[str] = []
     if is_fallback:
         notes.append(_("This article is not yet in your language. Here it is in Russian."))

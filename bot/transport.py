@@ -54,6 +54,11 @@ class RecordingRequest(BaseRequest):
         self.calls: list[Call] = []
         self._on_call = on_call
         self._message_ids = itertools.count(1000)
+        self._faults: dict[str, list[tuple[int, str]]] = {}
+
+    def fail_next(self, method: str, code: int, description: str, times: int = 1) -> None:
+        """Answer the next *times* calls of *method* with Telegram's error JSON (tests)."""
+        self._faults.setdefault(method, []).extend([(code, description)] * times)
 
     @property
     def read_timeout(self) -> float | None:
@@ -77,6 +82,11 @@ class RecordingRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         api_method = url.rsplit("/", 1)[-1]
         params: dict[str, Any] = dict(request_data.parameters) if request_data else {}
+        if self._faults.get(api_method):
+            code, description = self._faults[api_method].pop(0)
+            self.calls.append(Call(api_method, params, None))
+            body = {"ok": False, "error_code": code, "description": description}
+            return code, json.dumps(body).encode()
         result = self._result(api_method, params)
         if api_method != "getUpdates":
             call = Call(api_method, params, result)

@@ -16,16 +16,19 @@ Callback data (at most 64 bytes, Telegram's limit):
 from __future__ import annotations
 
 import html
+import logging
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import CallbackContext
 
 from bot.i18n import LOCALE_NAMES, N_, gettext_for, locale_from_language_code, normalize_locale
 from bot.services import services
 from knowledge.schema import LOCALES
 from knowledge.sections import SECTIONS
+
+log = logging.getLogger(__name__)
 
 #: Main-menu buttons: callback data and English msgid, in display order (two a row).
 MAIN_MENU: tuple[tuple[str, str], ...] = (
@@ -69,22 +72,47 @@ TOPIC_TITLES: dict[str, str] = {
 }
 
 
+def cached_locale(update: Update, context: CallbackContext[Any, Any, Any, Any]) -> str:
+    """The user's locale without touching storage: cached choice, else the suggestion from
+    Telegram's ``language_code`` (used when storage itself has failed)."""
+    if context.user_data is not None and context.user_data.get("locale") in LOCALES:
+        return str(context.user_data["locale"])
+    user = update.effective_user
+    return locale_from_language_code(user.language_code if user else None)
+
+
 async def user_locale(update: Update, context: CallbackContext[Any, Any, Any, Any]) -> str:
     """The locale of the user behind *update*: cached, else stored, else suggested.
 
-    Also records that the user was seen (first and last seen, UTC).
+    Also records that the user was seen (first and last seen, UTC). A stored value that is
+    not one of the served locales is ignored.
     """
-    if context.user_data is not None and "locale" in context.user_data:
+    if context.user_data is not None and context.user_data.get("locale") in LOCALES:
         return str(context.user_data["locale"])
     user = update.effective_user
     if user is None:
         return normalize_locale(None)
     stored = await services(context).storage.touch_user(user.id)
-    if stored is None:
+    if stored not in LOCALES:
         return locale_from_language_code(user.language_code)
     if context.user_data is not None:
         context.user_data["locale"] = stored
-    return normalize_locale(stored)
+    return str(stored)
+
+
+async def answer(update: Update, text: str | None = None) -> None:
+    """Answer the callback query of *update*, if any (stops the button's spinner).
+
+    Telegram refuses answers to queries older than about 15 seconds ("query is too old"),
+    e.g. after downtime; the screen is still shown, so such a refusal is ignored.
+    """
+    query = update.callback_query
+    if query is None:
+        return
+    try:
+        await query.answer(text)
+    except TelegramError as exc:
+        log.info("callback query not answered: %s", type(exc).__name__)
 
 
 def home_row(locale: str, back: str | None = None) -> list[InlineKeyboardButton]:
@@ -124,14 +152,23 @@ def section_of(topic: str) -> str:
 
 
 async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """Show *text* (HTML): edit the pressed message for a callback query, else reply."""
+    """Show *text* (HTML): edit the pressed message for a callback query, else reply.
+
+    If the pressed message cannot be edited (too old, deleted), the screen is sent as a new
+    message. A button under an inline-mode message (no chat message) shows nothing here.
+    """
     query = update.callback_query
-    if query is not None and query.message is not None:
+    if query is not None:
+        if query.message is None:
+            return
         try:
             await query.edit_message_text(text, reply_markup=markup)
+            return
         except BadRequest as exc:
-            if "not modified" not in str(exc).lower():
-                raise
+            if "not modified" in str(exc).lower():
+                return
+            log.info("could not edit the pressed message (%s); sending anew", exc.message)
+        await query.get_bot().send_message(query.message.chat.id, text, reply_markup=markup)
         return
     message = update.effective_message
     if message is not None:
@@ -151,9 +188,7 @@ async def stale_button(update: Update, context: CallbackContext[Any, Any, Any, A
     """Reply to a button whose data is unknown, forged or from an old version: the menu."""
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
-    query = update.callback_query
-    if query is not None:
-        await query.answer(_("This button is out of date. Here is the menu."))
-    if query is None or query.message is None:
+    await answer(update, _("This button is out of date. Here is the menu."))
+    if update.callback_query is None or update.callback_query.message is None:
         return
     await show(update, main_menu_text(locale), main_menu_keyboard(locale))

@@ -259,3 +259,121 @@ async def test_question_in_the_users_language_offers_no_other(harness: Harness) 
     await harness.press("l:ru")
     calls = await harness.say("работодатель не платит зарплату уже три месяца")
     assert not [d for _, d in buttons(calls) if d.count(":") == 3]
+
+
+# Faults found by trying to break the bot (each was a real failure before its fix).
+
+
+async def test_a_button_pressed_too_late_still_shows_its_screen(harness: Harness) -> None:
+    await harness.press("l:tg")
+    harness.request.fail_next(
+        "answerCallbackQuery", 400, "Bad Request: query is too old and response timeout expired"
+    )
+    calls = await harness.press("s:ban")
+    assert _t("tg", "Entry ban") in texts(calls)[-1]
+
+
+async def test_a_message_that_can_no_longer_be_edited_gets_the_screen_anew(
+    harness: Harness,
+) -> None:
+    await harness.press("l:ky")
+    harness.request.fail_next("editMessageText", 400, "Bad Request: message to edit not found")
+    calls = await harness.press("h")
+    sent = [c for c in calls if c.method == "sendMessage"]
+    assert sent and _t("ky", "Main menu") in sent[-1].params["text"]
+
+
+async def test_storage_failure_gets_an_apology_in_the_suggested_locale(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from bot.services import Services
+
+    storage = harness.app.bot_data["safar"]
+    assert isinstance(storage, Services)
+
+    async def locked(*_: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(storage.storage, "touch_user", locked)
+    calls = await harness.say("/menu", language_code="uz")
+    expected = _t("uz", "Sorry, something went wrong. Please try again or open the menu.")
+    assert texts(calls) == [expected]
+
+
+async def test_an_invalid_stored_locale_is_ignored(harness: Harness, db_path: Path) -> None:
+    import sqlite3
+
+    await harness.say("/start", language_code="uz")
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE users SET locale = 'fr'")
+    calls = await harness.say("/start", language_code="uz")
+    assert ("✅ " + LOCALE_NAMES["uz"], "l:uz") in buttons(calls)
+
+
+async def test_a_button_without_data_gets_the_stale_reply(harness: Harness) -> None:
+    await harness.press("l:ru")
+    calls = await harness.press("")
+    answered = [c for c in calls if c.method == "answerCallbackQuery"]
+    assert answered[0].params["text"] == gettext_for("ru")(
+        "This button is out of date. Here is the menu."
+    )
+
+
+async def test_inline_mode_button_press_does_not_fail(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    update = {
+        "callback_query": {
+            "id": "77",
+            "from": {"id": 5001, "is_bot": False, "first_name": "T"},
+            "chat_instance": "1",
+            "inline_message_id": "AAAA",
+            "data": "a:ru-ban-check-online:ban:ky",
+        }
+    }
+    calls = await harness.feed(update)
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+    assert [c.method for c in calls] == ["answerCallbackQuery"]
+
+
+@pytest.mark.parametrize(
+    ("text", "entities", "addressed"),
+    [
+        ("/start@other_bot", [("bot_command", 0, 16)], False),
+        ("/help@safar_bot", [("bot_command", 0, 15)], True),
+        ("/help", [("bot_command", 0, 5)], True),
+        ("@safar_bot_fan hi", [("mention", 0, 14)], False),
+        ("hi @safar_bot", [("mention", 3, 10)], True),
+    ],
+)
+async def test_group_messages_are_answered_only_when_addressed_to_safar(
+    harness: Harness, text: str, entities: list[tuple[str, int, int]], addressed: bool
+) -> None:
+    group = {"id": -100200300, "type": "supergroup", "title": "Bazaar"}
+    message = {
+        "message_id": 5,
+        "date": 1764460800,
+        "chat": group,
+        "from": {"id": 9, "is_bot": False, "first_name": "G"},
+        "text": text,
+        "entities": [{"type": t, "offset": o, "length": n} for t, o, n in entities],
+    }
+    calls = await harness.feed({"message": message})
+    assert bool(texts(calls)) == addressed
+
+
+async def test_a_photo_with_a_question_as_caption_is_answered(
+    harness: Harness, kb: KnowledgeBase
+) -> None:
+    await harness.press("l:ru")
+    calls = await harness.send_private(
+        {
+            "photo": [{"file_id": "AgAC", "file_unique_id": "AQAD", "width": 90, "height": 90}],
+            "caption": "работодатель забрал паспорт и не отдает",
+        }
+    )
+    first = texts(calls)[0]
+    shown = [a for a in kb.articles.values() if html.escape(a.locales["ru"].title) in first]
+    assert shown and shown[0].topic == "passport_confiscated"

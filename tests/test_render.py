@@ -38,3 +38,9 @@ def test_article_text_is_escaped_not_interpreted(kb: KnowledgeBase) -> None:
     forged = article.model_copy(update={"locales": {**article.locales, "ru": ru}})
     rendered = render_article(Article.model_validate(forged.model_dump()), "ru")[0]
     assert "&lt;b&gt;до&lt;/b&gt; 5 000 &amp; больше" in rendered
+
+
+def test_split_never_cuts_an_html_entity() -> None:
+    parts = split_message("a&amp;" * 1000)
+    assert all(not p.endswith(("&", "&a", "&am", "&amp")) for p in parts)
+    assert "".join(parts) == "a&amp;" * 1000

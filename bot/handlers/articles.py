@@ -12,7 +12,7 @@ from bot.i18n import LOCALE_NAMES
 from bot.render import render_article
 from bot.services import services
 from bot.storage import ARTICLE_VIEW
-from bot.ui import home_row, show, stale_button, user_locale
+from bot.ui import answer, home_row, show, stale_button, user_locale
 from knowledge.schema import LOCALES, Article
 from knowledge.sections import SECTIONS
 
@@ -59,21 +59,23 @@ async def send_article(
     more: list[Article] | None = None,
     also_in: str | None = None,
     text_locale: str | None = None,
+    as_new: bool = False,
 ) -> None:
     """Show *article* in *text_locale* (default: *locale*, the user's); buttons, in
     *locale*, go under its last part; *also_in* offers the article in that locale too.
 
-    A one-part article replaces the pressed message; a longer one is sent as new messages.
-    Counts one anonymous article view.
+    A one-part article replaces the pressed message (unless *as_new*); a longer one is
+    sent as new messages. Counts one anonymous article view.
     """
     parts = render_article(article, text_locale or locale)
     markup = article_keyboard(article, locale, section_key, more, also_in)
     await services(context).storage.count(ARTICLE_VIEW, article.id)
-    if len(parts) == 1:
+    if len(parts) == 1 and not as_new:
         await show(update, parts[0], markup)
         return
     chat = update.effective_chat
-    assert chat is not None
+    if chat is None:  # a button under an inline-mode message: no chat to write to
+        return
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         await context.bot.send_message(chat.id, part, reply_markup=markup if last else None)
@@ -95,19 +97,12 @@ async def article(update: Update, context: Context) -> None:
         await stale_button(update, context)
         return
     locale = await user_locale(update, context)
-    await query.answer()
-    if text_locale is None:
-        await send_article(update, context, found, locale, parts[2])
-        return
-    # The other-language version comes as a new message, so both stay readable.
-    parts_text = render_article(found, text_locale)
-    chat = update.effective_chat
-    assert chat is not None
-    for i, part in enumerate(parts_text):
-        last = i == len(parts_text) - 1
-        await context.bot.send_message(
-            chat.id, part, reply_markup=article_keyboard(found, locale, parts[2]) if last else None
-        )
+    await answer(update)
+    # Another language's version comes as a new message, so that both stay readable.
+    await send_article(
+        update, context, found, locale, parts[2], text_locale=text_locale,
+        as_new=text_locale is not None,
+    )  # fmt: skip
 
 
 HANDLERS = [CallbackQueryHandler(article, pattern=r"^a:")]

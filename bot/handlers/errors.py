@@ -8,18 +8,26 @@ import logging
 from typing import Any
 
 from telegram import Update
+from telegram.error import Forbidden
 from telegram.ext import CallbackContext
 
 from bot.i18n import gettext_for
-from bot.ui import main_menu_keyboard, user_locale
+from bot.ui import answer, cached_locale, main_menu_keyboard
 
 log = logging.getLogger(__name__)
 
 
 async def on_error(update: object, context: CallbackContext[Any, Any, Any, Any]) -> None:
-    """Log the error's type and the update id only; apologise in a private chat."""
+    """Log the error's type and the update id only; apologise in a private chat.
+
+    The apology uses the cached or suggested locale, never storage (which may be what
+    failed). A person who blocked the bot (403) is not an error: logged at INFO, no reply.
+    """
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(error, Forbidden):
+        log.info("update %s: the bot may not write to this chat (Forbidden)", update_id)
+        return
     log.error(
         "error handling update %s: %s",
         update_id,
@@ -30,9 +38,10 @@ async def on_error(update: object, context: CallbackContext[Any, Any, Any, Any])
         return
     if update.effective_chat.type != "private":
         return
+    locale = cached_locale(update, context)
+    _ = gettext_for(locale)
+    await answer(update)
     try:
-        locale = await user_locale(update, context)
-        _ = gettext_for(locale)
         await context.bot.send_message(
             update.effective_chat.id,
             html.escape(_("Sorry, something went wrong. Please try again or open the menu.")),

@@ -10,9 +10,10 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.ext import CallbackContext, CallbackQueryHandler, MessageHandler, filters
 
+from bot.handlers.search import answer_question
 from bot.i18n import gettext_for
 from bot.ui import main_menu_keyboard, stale_button, user_locale
 
@@ -20,9 +21,15 @@ Context = CallbackContext[Any, Any, Any, Any]
 
 
 async def not_text(update: Update, context: Context) -> None:
-    """Stickers, photos, voice, files, locations, contacts...: ask for text instead."""
+    """Stickers, photos, voice, files, locations, contacts...: ask for text instead.
+
+    A photo or file with a caption is answered as if the caption were a typed question.
+    """
     message = update.effective_message
     if message is None:
+        return
+    if message.caption and not message.caption.startswith("/"):
+        await answer_question(update, context, message.caption)
         return
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
@@ -49,17 +56,29 @@ async def unknown_command(update: Update, context: Context) -> None:
     )
 
 
+def _addressed_to(message: Message, username: str, bot_id: int) -> bool:
+    """True if a group *message* is for this bot: a command with no ``@bot`` suffix or with
+    ours, an exact @mention of us (in text or caption), or a reply to our message."""
+    ours = "@" + username.lower()
+    kinds = [MessageEntity.BOT_COMMAND, MessageEntity.MENTION]
+    entities = {**message.parse_entities(kinds), **message.parse_caption_entities(kinds)}
+    for entity, text in entities.items():
+        if entity.type == MessageEntity.MENTION and text.lower() == ours:
+            return True
+        if entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
+            target = text.partition("@")[2]
+            if not target or "@" + target.lower() == ours:
+                return True
+    replied = message.reply_to_message
+    return bool(replied and replied.from_user and replied.from_user.id == bot_id)
+
+
 async def group_invite(update: Update, context: Context) -> None:
-    """In a group, answer a command or mention with an invitation to a private chat."""
-    message = update.effective_message
-    if message is None:
-        return
+    """In a group, answer a command, mention or reply addressed to Safar with an invitation
+    to a private chat; stay silent otherwise."""
+    message = update.message
     username = context.bot.username
-    if (
-        message.text
-        and not message.text.startswith("/")
-        and f"@{username}".lower() not in (message.text.lower())
-    ):
+    if message is None or not _addressed_to(message, username, context.bot.id):
         return
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
@@ -81,7 +100,15 @@ HANDLERS = [
     MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, unknown_command),
     MessageHandler(filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.StatusUpdate.ALL, not_text),
     MessageHandler(
-        filters.ChatType.GROUPS & (filters.COMMAND | filters.Entity("mention")), group_invite
+        filters.ChatType.GROUPS
+        & filters.UpdateType.MESSAGE
+        & (
+            filters.COMMAND
+            | filters.Entity(MessageEntity.MENTION)
+            | filters.CaptionEntity(MessageEntity.MENTION)
+            | filters.REPLY
+        ),
+        group_invite,
     ),
     CallbackQueryHandler(stale_button),
 ]

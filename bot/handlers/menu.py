@@ -13,6 +13,7 @@ from bot.services import services
 from bot.ui import (
     SECTION_TITLES,
     TOPIC_TITLES,
+    answer,
     home_row,
     main_menu_keyboard,
     main_menu_text,
@@ -28,8 +29,7 @@ Context = CallbackContext[Any, Any, Any, Any]
 async def home(update: Update, context: Context) -> None:
     """The main menu (command /menu or the Menu button)."""
     locale = await user_locale(update, context)
-    if update.callback_query:
-        await update.callback_query.answer()
+    await answer(update)
     await show(update, main_menu_text(locale), main_menu_keyboard(locale))
 
 
@@ -47,7 +47,7 @@ async def section(update: Update, context: Context) -> None:
         return
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
-    await query.answer()
+    await answer(update)
     rows = [
         [InlineKeyboardButton(_(TOPIC_TITLES[t]), callback_data=f"t:{t}:{key}")] for t in topics
     ]
@@ -72,8 +72,7 @@ async def topic(update: Update, context: Context) -> None:
 async def _topic_screen(update: Update, context: Context, topic_key: str, section_key: str) -> None:
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
-    if update.callback_query:
-        await update.callback_query.answer()
+    await answer(update)
     articles = services(context).kb.by_topic(topic_key)
     rows = [
         [
@@ -96,8 +95,7 @@ async def ask(update: Update, context: Context) -> None:
     """The "Ask a question" button: invite free text."""
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
-    if update.callback_query:
-        await update.callback_query.answer()
+    await answer(update)
     text = html.escape(
         _(
             "Type your question in your own words, in any language. "

@@ -27,10 +27,16 @@ async def question(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None or not message.text:
         return
+    await answer_question(update, context, message.text)
+
+
+async def answer_question(update: Update, context: Context, text: str) -> None:
+    """Answer *text* (a question) with the best article, or decline honestly."""
+    message = update.effective_message
+    assert message is not None
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
     svc = services(context)
-    text = message.text
     if len(text) > MAX_QUERY_CHARS:
         await message.reply_text(
             html.escape(_("Your message is long, so I read only its beginning."))

@@ -11,6 +11,7 @@ from telegram.ext import CallbackContext, CallbackQueryHandler, CommandHandler, 
 from bot.i18n import LOCALE_NAMES, gettext_for
 from bot.services import services
 from bot.ui import (
+    answer,
     language_keyboard,
     main_menu_keyboard,
     main_menu_text,
@@ -45,8 +46,7 @@ async def start(update: Update, context: Context) -> None:
 async def language_menu(update: Update, context: Context) -> None:
     """Show the language menu (command /language or the Language button)."""
     locale = await user_locale(update, context)
-    if update.callback_query:
-        await update.callback_query.answer()
+    await answer(update)
     _ = gettext_for(locale)
     await show(
         update, "<b>" + html.escape(_("Choose your language:")) + "</b>", language_keyboard(locale)
@@ -65,7 +65,7 @@ async def choose_language(update: Update, context: Context) -> None:
     if context.user_data is not None:
         context.user_data["locale"] = chosen
     _ = gettext_for(chosen)
-    await query.answer(_("Language saved: {name}").format(name=LOCALE_NAMES[chosen]))
+    await answer(update, _("Language saved: {name}").format(name=LOCALE_NAMES[chosen]))
     await show(update, main_menu_text(chosen), main_menu_keyboard(chosen))
 
 

@@ -60,7 +60,7 @@ def _addressed_to(message: Message, username: str, bot_id: int) -> bool:
     """True if a group *message* is for this bot: a command with no ``@bot`` suffix or with
     ours, an exact @mention of us (in text or caption), or a reply to our message."""
     ours = "@" + username.lower()
-    kinds = [MessageEntity.BOT_COMMAND, MessageEntity.MENTION]
+    kinds: list[str | None] = [MessageEntity.BOT_COMMAND, MessageEntity.MENTION]
     entities = {**message.parse_entities(kinds), **message.parse_caption_entities(kinds)}
     for entity, text in entities.items():
         if entity.type == MessageEntity.MENTION and text.lower() == ours:

@@ -18,19 +18,11 @@ import logging
 import sys
 from pathlib import Path
 
+from bot.logs import setup_logging
 from bot.settings import Settings, SettingsError, load_settings
 from knowledge.loader import KnowledgeBaseError
 
 log = logging.getLogger("bot")
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # httpx logs every request URL, and Bot API URLs contain the token: keep it quiet.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,8 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"safar: bad setting: {exc}", file=sys.stderr)
         return 2
-    _setup_logging(settings.log_level)
     command = args.command or ("run" if settings.token else "chat")
+    level = settings.log_level
+    if command == "chat" and level in ("DEBUG", "INFO"):
+        level = "WARNING"  # keep the terminal conversation free of log lines
+    setup_logging(level, [settings.token or ""])
     try:
         if command == "run":
             return _run(settings)
@@ -92,12 +87,19 @@ def _run(settings: Settings) -> int:
         )
         return 2
     from telegram import Update
+    from telegram.error import InvalidToken
 
     from bot.app import build_application
 
     app = build_application(settings, publish_commands=True)
     log.info("polling for updates")
-    app.run_polling(allowed_updates=Update.ALL_TYPES)
+    try:
+        # bootstrap_retries=-1: if the Bot API cannot be reached at start, keep trying
+        # (a network outage should not stop the service) instead of exiting.
+        app.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1)
+    except InvalidToken:
+        print("safar: the Bot API rejected BOT_TOKEN; check it with @BotFather.", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL such as http://127.0.0.1:8081")
         return value.rstrip("/")
 
+    @field_validator("db")
+    @classmethod
+    def _check_db(cls, value: Path) -> Path:
+        if str(value) != ":memory:" and not value.resolve().parent.is_dir():
+            raise ValueError(f"folder {value.resolve().parent} does not exist")
+        return value
+
     @field_validator("kb_dir")
     @classmethod
     def _check_kb_dir(cls, value: Path) -> Path:

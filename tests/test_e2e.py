@@ -123,3 +123,25 @@ async def test_real_process_serves_two_people_in_two_locales(
     log = (await bot_process.stderr.read()).decode()
     assert stub.token not in log
     assert "Traceback" not in log
+
+
+async def test_a_rejected_token_stops_with_one_line_and_never_prints_it(
+    stub: BotAPIStub, tmp_path: Path
+) -> None:
+    token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"  # not the stub's token: 401
+    env = {
+        **os.environ,
+        "BOT_TOKEN": token,
+        "SAFAR_BOT_API_URL": stub.root,
+        "SAFAR_DB": str(tmp_path / "x.db"),
+        "SAFAR_LOG_LEVEL": "DEBUG",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run",
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    log = (out + err).decode()
+    assert token not in log and token.split(":")[1] not in log
+    assert "safar: the Bot API rejected BOT_TOKEN" in log

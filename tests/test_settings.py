@@ -66,3 +66,9 @@ def test_token_is_hidden_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert settings.token == token
     assert token not in repr(settings) and token not in str(settings.model_dump())
+
+
+def test_database_in_a_missing_folder_is_a_bad_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAFAR_DB", "/no/such/folder/safar.db")
+    with pytest.raises(SettingsError, match=r"^SAFAR_DB: folder /no/such/folder does not exist"):
+        load_settings()

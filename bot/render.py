@@ -47,24 +47,20 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 def render_article(article: Article, locale: str) -> list[str]:
     """The article in *locale* as one or more HTML message texts.
 
-    Shape: bold title; body; a note if the text is the Russian fallback or an unreviewed
-    translation; then, for every article with sources, the sources as links and
+    Shape: bold title; a note if the text is the Russian fallback; body; a note if the
+    translation is not yet reviewed; then, for every article with sources, the sources as links and
     "Checked on <date>" with ``reviewed_on`` formatted by Babel for *locale*.
     """
     _ = gettext_for(locale)
     text, is_fallback = article.text(locale)
-    lines = [
-        f"<b>{html.escape(text.title, quote=False)}</b>",
-        "",
-        html.escape(text.body, quote=False),
-    ]
-    notes: list[str] = []
-    if is_fallback:
-        notes.append(_("This article is not yet in your language. Here it is in Russian."))
-    elif text.review == "draft" and locale != "ru":
-        notes.append(_("This translation has not yet been checked by a native speaker."))
-    if notes:
-        lines += ["", *(f"<i>{html.escape(n)}</i>" for n in notes)]
+    lines = [f"<b>{html.escape(text.title, quote=False)}</b>", ""]
+    if is_fallback:  # said first, so that nobody reads a whole text wondering why
+        note = _("This article is not yet in your language. Here it is in Russian.")
+        lines += [f"<i>{html.escape(note)}</i>", ""]
+    lines.append(html.escape(text.body, quote=False))
+    if not is_fallback and text.review == "draft" and locale != "ru":
+        note = _("This translation has not yet been checked by a native speaker.")
+        lines += ["", f"<i>{html.escape(note)}</i>"]
     if article.sources:
         lines += ["", html.escape(_("Sources:"))]
         for source in article.sources:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
+from bot.i18n import gettext_for
 from bot.render import MESSAGE_LIMIT, render_article, split_message
 from knowledge.loader import KnowledgeBase
 from knowledge.schema import LOCALES, Article
@@ -44,3 +47,14 @@ def test_split_never_cuts_an_html_entity() -> None:
     parts = split_message("a&amp;" * 1000)
     assert all(not p.endswith(("&", "&a", "&am", "&amp")) for p in parts)
     assert "".join(parts) == "a&amp;" * 1000
+
+
+def test_russian_fallback_is_announced_before_the_text(kb: KnowledgeBase) -> None:
+    article = next(iter(kb.articles.values()))
+    locales = {k: v for k, v in article.locales.items() if k != "tg"}
+    partial = Article.model_validate({**article.model_dump(), "locales": locales})
+    rendered = render_article(partial, "tg")[0]
+    note = gettext_for("tg")("This article is not yet in your language. Here it is in Russian.")
+    assert rendered.index(html.escape(note)) < rendered.index(
+        html.escape(article.locales["ru"].body[:30], quote=False)
+    )

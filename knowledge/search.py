@@ -1,34 +1,75 @@
 """Free-text search over the knowledge base.
 
-Every locale's title, keywords and body of every article is folded to one Latin form
-(:func:`knowledge.normalize.fold`) and indexed as character n-grams (scikit-learn's
-``TfidfVectorizer``, ``char_wb`` 2-5), which survive the rich endings of Kyrgyz, Uzbek and
-Tajik and most typos. A question is matched against all locales at once, so a question in
-Russian typed in Latin letters still finds the article; the score of an article is its best
-locale's cosine similarity. Below :data:`DEFAULT_MIN_SCORE` the search abstains.
+Every text is first folded to one Latin spelling (:func:`knowledge.normalize.fold`), so
+Uzbek in either script, Russian typed in Latin letters, and Kyrgyz or Tajik with or without
+their own letters meet. Four TF-IDF channels (scikit-learn) then score each article in each
+locale; an article's score is its best locale's:
+
+* ``title_kw``: character n-grams (``char_wb``, 2-5) of title and keywords: what people
+  type; n-grams survive the rich endings of Kyrgyz, Uzbek and Tajik, and most typos;
+* ``body``: character n-grams of the body;
+* ``stems``: words cut to their first five letters, over title, keywords and body;
+* ``stems_kw``: the same over title and keywords only.
+
+The weighted sum (:data:`WEIGHTS`) ranks the articles. The search abstains ("I don't know
+this yet") when the best score is below :data:`DEFAULT_MIN_SCORE`, or when a subject Safar
+does not cover (``knowledge/data/out_of_scope.yaml``: weather, sport, food, small talk...)
+matches the question's words better than the best article's title and keywords do.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict
+from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from knowledge.loader import KnowledgeBase
 from knowledge.normalize import fold
-from knowledge.schema import Article
+from knowledge.schema import LocalizedText
 
-#: A best score below this means "I don't know this yet" (cosine similarity, 0-1).
-DEFAULT_MIN_SCORE = 0.155
+#: A best score below this means "I don't know this yet" (weighted cosine similarity, 0-1).
+DEFAULT_MIN_SCORE = 0.15
 
-#: Shorter folded questions (in characters) are treated as nonsense and abstained on.
+#: Channel weights; they sum to 1.
+WEIGHTS = {"title_kw": 0.3, "body": 0.2, "stems": 0.3, "stems_kw": 0.2}
+
+#: An out-of-scope subject wins only if it matches this many times better than the best
+#: article's title and keywords (one phrase of a few words matches short questions strongly).
+OOS_MARGIN = 1.3
+
+#: Shorter folded questions (in letters) are treated as nonsense and abstained on.
 MIN_QUERY_CHARS = 3
+
+#: Words are cut to this many letters for the ``stems`` channels.
+STEM_LENGTH = 5
+
+OUT_OF_SCOPE_FILE = Path(__file__).with_name("data") / "out_of_scope.yaml"
+
+
+class OutOfScope(BaseModel):
+    """``out_of_scope.yaml``: subject -> locale -> words and phrases."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    subjects: dict[str, dict[str, list[str]]]
+
+
+def load_out_of_scope(path: Path = OUT_OF_SCOPE_FILE) -> OutOfScope:
+    """Read and validate the out-of-scope subjects.
+
+    Raises:
+        pydantic.ValidationError, yaml.YAMLError, OSError: the file is missing or invalid.
+    """
+    return OutOfScope.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One ranked article: its id, topic and score (cosine similarity, 0-1)."""
+    """One ranked article: its id, topic and score (0-1)."""
 
     article_id: str
     topic: str
@@ -37,10 +78,14 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Ranked hits, best first; ``abstained`` is True when none is good enough."""
+    """Ranked hits, best first; ``abstained`` is True when none is good enough.
+
+    ``out_of_scope`` names the uncovered subject that matched (e.g. ``"weather"``), if any.
+    """
 
     hits: tuple[Hit, ...]
     abstained: bool
+    out_of_scope: str | None = None
 
     @property
     def best(self) -> Hit | None:
@@ -48,56 +93,111 @@ class SearchResult:
         return None if self.abstained or not self.hits else self.hits[0]
 
 
-def _document(article: Article, locale: str) -> str:
-    text = article.locales[locale]
-    # Title and keywords are what people type; weigh them above the body.
-    parts = [text.title] * 2 + list(text.keywords) * 2 + [text.body]
-    return fold(" \n ".join(parts))
+def _stems(text: str) -> list[str]:
+    return [word[:STEM_LENGTH] for word in text.split() if len(word) >= 2]
+
+
+def _title_kw(text: LocalizedText) -> str:
+    return fold(" \n ".join([text.title, *text.keywords]))
+
+
+class _Channel:
+    """One TF-IDF index over one field of every (article, locale) document."""
+
+    def __init__(self, docs: list[str], vectorizer: TfidfVectorizer) -> None:
+        self.vectorizer = vectorizer
+        self.matrix: csr_matrix = vectorizer.fit_transform(docs)
+
+    def scores(self, query: csr_matrix) -> np.ndarray:
+        return (self.matrix @ query.T).toarray().ravel()
 
 
 class Searcher:
-    """Search index over a :class:`KnowledgeBase`; build once, query many times."""
+    """Search index over a :class:`KnowledgeBase`; build once (about 1 s), query many times
+    (a few milliseconds each)."""
 
-    def __init__(self, kb: KnowledgeBase, min_score: float = DEFAULT_MIN_SCORE) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        min_score: float = DEFAULT_MIN_SCORE,
+        out_of_scope: OutOfScope | None = None,
+    ) -> None:
         self.kb = kb
         self.min_score = min_score
-        self._doc_article: list[str] = []
-        docs: list[str] = []
-        for article in kb.articles.values():
-            for locale in article.locales:
-                docs.append(_document(article, locale))
-                self._doc_article.append(article.id)
-        self._vectorizer = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1
-        )
-        self._matrix = self._vectorizer.fit_transform(docs)
         self._article_ids = list(kb.articles)
-        self._article_index = {aid: i for i, aid in enumerate(self._article_ids)}
-        self._doc_to_col = np.array([self._article_index[a] for a in self._doc_article])
+        index = {aid: i for i, aid in enumerate(self._article_ids)}
+        texts = [(index[a.id], t) for a in kb.articles.values() for t in a.locales.values()]
+        self._doc_article = np.array([i for i, _ in texts])
+        title_kw = [_title_kw(t) for _, t in texts]
+        body = [fold(t.body) for _, t in texts]
+
+        def chars() -> TfidfVectorizer:
+            return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)
+
+        def stems() -> TfidfVectorizer:
+            return TfidfVectorizer(analyzer=_stems, sublinear_tf=True)
+
+        self._channels = {
+            "title_kw": _Channel(title_kw, chars()),
+            "body": _Channel(body, chars()),
+            "stems": _Channel(
+                [f"{k} \n {b}" for k, b in zip(title_kw, body, strict=True)], stems()
+            ),  # fmt: skip
+            "stems_kw": _Channel(title_kw, stems()),
+        }
+        subjects = (out_of_scope or load_out_of_scope()).subjects
+        # One document per phrase: a short question like "погода завтра" should meet
+        # "погода" at full strength, not diluted by a whole list of weather words.
+        pairs = [
+            (name, fold(phrase))
+            for name, by_locale in subjects.items()
+            for phrases in by_locale.values()
+            for phrase in phrases
+        ]
+        self._oos_names = [name for name, _ in pairs]
+        oos_docs = [doc for _, doc in pairs]
+        self._oos = {
+            name: self._channels[name].vectorizer.transform(oos_docs)
+            for name in ("title_kw", "stems_kw")
+        }
+
+    def _article_scores(self, doc_scores: np.ndarray) -> np.ndarray:
+        best = np.zeros(len(self._article_ids))
+        np.maximum.at(best, self._doc_article, doc_scores)
+        return best
 
     def search(self, query: str, limit: int = 3) -> SearchResult:
         """Rank articles for *query* (any locale or script); at most *limit* hits.
 
-        Returns a result with ``abstained=True`` (and the hits still listed, for
-        diagnostics) when the query is empty, too short, or the best score is below
-        ``min_score``.
+        The result has ``abstained=True`` (hits still listed, for diagnostics) when the query
+        is empty or too short, the best score is below ``min_score``, or an out-of-scope
+        subject matches better than any article.
         """
         folded = fold(query)
         if len(folded.replace(" ", "")) < MIN_QUERY_CHARS:
             return SearchResult(hits=(), abstained=True)
-        vector = self._vectorizer.transform([folded])
-        doc_scores = (self._matrix @ vector.T).toarray().ravel()
-        article_scores = np.zeros(len(self._article_ids))
-        np.maximum.at(article_scores, self._doc_to_col, doc_scores)
-        order = np.argsort(-article_scores)[:limit]
+        per_channel = {}
+        vectors = {}
+        for name, channel in self._channels.items():
+            vectors[name] = channel.vectorizer.transform([folded])
+            per_channel[name] = self._article_scores(channel.scores(vectors[name]))
+        total = sum(WEIGHTS[name] * scores for name, scores in per_channel.items())
+        order = np.argsort(-total)[:limit]
         hits = tuple(
             Hit(
-                article_id=self._article_ids[i],
-                topic=self.kb.articles[self._article_ids[i]].topic,
-                score=float(article_scores[i]),
-            )
+                self._article_ids[i], self.kb.articles[self._article_ids[i]].topic, float(total[i])
+            )  # fmt: skip
             for i in order
-            if article_scores[i] > 0
+            if total[i] > 0
         )
-        abstained = not hits or hits[0].score < self.min_score
-        return SearchResult(hits=hits, abstained=abstained)
+        # Out of scope: compare on title and keywords, the fields the subjects resemble.
+        kw_best = 0.5 * (per_channel["title_kw"] + per_channel["stems_kw"])
+        oos_scores = 0.5 * sum(
+            (self._oos[name] @ vectors[name].T).toarray().ravel()
+            for name in ("title_kw", "stems_kw")
+        )
+        subject = None
+        if len(oos_scores) and hits and oos_scores.max() > OOS_MARGIN * kw_best[order[0]]:
+            subject = self._oos_names[int(np.argmax(oos_scores))]
+        abstained = not hits or hits[0].score < self.min_score or subject is not None
+        return SearchResult(hits=hits, abstained=abstained, out_of_scope=subject)

@@ -109,7 +109,8 @@ class _Channel:
         self.matrix: csr_matrix = vectorizer.fit_transform(docs)
 
     def scores(self, query: csr_matrix) -> np.ndarray:
-        return (self.matrix @ query.T).toarray().ravel()
+        result: np.ndarray = (self.matrix @ query.T).toarray().ravel()
+        return result
 
 
 class Searcher:
@@ -142,7 +143,7 @@ class Searcher:
             "body": _Channel(body, chars()),
             "stems": _Channel(
                 [f"{k} \n {b}" for k, b in zip(title_kw, body, strict=True)], stems()
-            ),  # fmt: skip
+            ),
             "stems_kw": _Channel(title_kw, stems()),
         }
         subjects = (out_of_scope or load_out_of_scope()).subjects
@@ -181,13 +182,13 @@ class Searcher:
         for name, channel in self._channels.items():
             vectors[name] = channel.vectorizer.transform([folded])
             per_channel[name] = self._article_scores(channel.scores(vectors[name]))
-        total = sum(WEIGHTS[name] * scores for name, scores in per_channel.items())
+        total = np.zeros(len(self._article_ids))
+        for name, scores in per_channel.items():
+            total += WEIGHTS[name] * scores
         order = np.argsort(-total)[:limit]
         hits = tuple(
-            Hit(
-                self._article_ids[i], self.kb.articles[self._article_ids[i]].topic, float(total[i])
-            )  # fmt: skip
-            for i in order
+            Hit(self._article_ids[i], self.kb.articles[self._article_ids[i]].topic, float(total[i]))
+            for i in order.tolist()
             if total[i] > 0
         )
         # Out of scope: compare on title and keywords, the fields the subjects resemble.

@@ -13,7 +13,8 @@ from bot.handlers.articles import send_article
 from bot.i18n import gettext_for
 from bot.services import services
 from bot.storage import SEARCH_ANSWERED, SEARCH_UNANSWERED
-from bot.ui import home_row, section_of, user_locale
+from bot.ui import home_row, main_menu_keyboard, section_of, user_locale
+from knowledge.crisis import crisis_phrases, detect_crisis
 from knowledge.langdetect import detect_locale
 
 Context = CallbackContext[Any, Any, Any, Any]
@@ -37,6 +38,9 @@ async def answer_question(update: Update, context: Context, text: str) -> None:
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
     svc = services(context)
+    in_danger = bool(detect_crisis(text))
+    if in_danger:
+        await send_emergency(update, context, locale)
     if len(text) > MAX_QUERY_CHARS:
         await message.reply_text(
             html.escape(_("Your message is long, so I read only its beginning."))
@@ -44,8 +48,16 @@ async def answer_question(update: Update, context: Context, text: str) -> None:
         text = text[:MAX_QUERY_CHARS]
     result = svc.searcher.search(text)
     best = result.best
+    if result.out_of_scope == "greetings_smalltalk":
+        await message.reply_text(
+            html.escape(_("Hello! Choose a topic with the buttons, or type your question.")),
+            reply_markup=main_menu_keyboard(locale),
+        )
+        return
     if best is None:
-        await svc.storage.count(SEARCH_UNANSWERED, "none")
+        # Anonymous: why nothing answered and in which language, never the text itself.
+        reason = result.out_of_scope or ("low_score" if result.hits else "no_match")
+        await svc.storage.count(SEARCH_UNANSWERED, f"{reason}:{detect_locale(text) or '-'}")
         markup = InlineKeyboardMarkup(
             [
                 [InlineKeyboardButton(_("📞 Contacts"), callback_data="s:contacts")],
@@ -67,6 +79,8 @@ async def answer_question(update: Update, context: Context, text: str) -> None:
         return
     await svc.storage.count(SEARCH_ANSWERED, best.article_id)
     article = svc.kb.articles[best.article_id]
+    if in_danger and article.topic == "emergency_crisis":
+        return  # the emergency contacts were just sent
     more = [
         svc.kb.articles[h.article_id] for h in result.hits[1:3] if h.score >= svc.searcher.min_score
     ]
@@ -77,6 +91,21 @@ async def answer_question(update: Update, context: Context, text: str) -> None:
     await send_article(
         update, context, article, locale, section_of(article.topic), more, also_in=also_in
     )
+
+
+async def send_emergency(update: Update, context: Context, locale: str) -> None:
+    """Send the emergency contacts at once (a message signalled danger), with Contacts."""
+    _ = gettext_for(locale)
+    kb = services(context).kb
+    article = kb.get(crisis_phrases().emergency_article) or kb.by_topic("emergency_crisis")[0]
+    message = update.effective_message
+    assert message is not None
+    lead = _(
+        "You are not alone. If you are in danger now, call the emergency number. "
+        "Here are the numbers:"
+    )
+    await message.reply_text("<b>" + html.escape(lead) + "</b>")
+    await send_article(update, context, article, locale, section_of(article.topic), as_new=True)
 
 
 HANDLERS = [

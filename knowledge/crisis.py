@@ -1,0 +1,72 @@
+"""Danger signals in a message: self-harm, violence, being held (plain data, no Telegram).
+
+The phrases live in ``knowledge/data/crisis.yaml``. :func:`detect_crisis` says which kinds
+of danger a message signals; the bot then sends the emergency contacts first, whatever the
+person asked. This describes a situation and the help it needs, never the person.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from knowledge.normalize import fold
+
+CRISIS_FILE = Path(__file__).with_name("data") / "crisis.yaml"
+
+
+class CrisisPhrases(BaseModel):
+    """``crisis.yaml``: the article with emergency contacts, and kind -> locale -> phrases."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    emergency_article: str
+    phrases: dict[str, dict[str, list[str]]]
+
+
+@cache
+def crisis_phrases(path: Path = CRISIS_FILE) -> CrisisPhrases:
+    """Read and validate the crisis phrases (cached).
+
+    Raises:
+        pydantic.ValidationError, yaml.YAMLError, OSError: the file is missing or invalid.
+    """
+    return CrisisPhrases.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+@cache
+def _folded_phrases(path: Path = CRISIS_FILE) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    data = crisis_phrases(path)
+    return tuple(
+        (kind, tuple(fold(phrase).split()))
+        for kind, by_locale in data.phrases.items()
+        for phrases in by_locale.values()
+        for phrase in phrases
+        if fold(phrase)
+    )
+
+
+#: Phrase words this short must equal a message word; longer ones may begin one.
+SHORT_WORD = 4
+
+
+def _word_matches(word: str, pattern: str) -> bool:
+    return word == pattern if len(pattern) <= SHORT_WORD else word.startswith(pattern)
+
+
+def _matches(words: list[str], phrase: tuple[str, ...]) -> bool:
+    """Each phrase word matches a message word, in order, the words next to each other."""
+    n = len(phrase)
+    return any(
+        all(_word_matches(words[i + j], phrase[j]) for j in range(n))
+        for i in range(len(words) - n + 1)
+    )
+
+
+def detect_crisis(text: str) -> frozenset[str]:
+    """The kinds of danger (``self_harm``, ``violence``, ``held_or_forced``) that *text*
+    signals, in any of Safar's languages or scripts; empty if none."""
+    words = fold(text).split()
+    return frozenset(kind for kind, phrase in _folded_phrases() if _matches(words, phrase))

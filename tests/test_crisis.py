@@ -1,0 +1,69 @@
+"""Danger signals: a message about self-harm, violence or being held gets the emergency
+contacts at once. Written for this test in every language, not taken from the eval set."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+from bot.i18n import gettext_for
+from knowledge.crisis import crisis_phrases, detect_crisis
+from knowledge.loader import KnowledgeBase
+from tests.conftest import Harness, texts
+
+DANGER = [
+    ("я больше не хочу жить, всё надоело", "self_harm"),
+    ("хочу покончить с собой", "self_harm"),
+    ("меня избили на стройке, идёт кровь", "violence"),
+    ("нас заперли в цеху и не выпускают", "held_or_forced"),
+    ("жашагым келбей калды, баары бүттү", "self_harm"),
+    ("бригадир сабап салды, башымдан кан агып жатат", "violence"),
+    ("дигар зиндагӣ кардан намехоҳам", "self_harm"),
+    ("маро заданд, хун меравад", "violence"),
+    ("yashagim kelmayapti, hammasi tugadi", "self_harm"),
+    ("xo‘jayin urib ketdi, qon ketyapti", "violence"),
+    ("bizni qamab qo‘yishdi, chiqarishmayapti", "held_or_forced"),
+    ("бизни қамаб қўйишди, чиқаришмаяпти", "held_or_forced"),
+]
+
+SAFE = [
+    "как проверить запрет на въезд",
+    "кончается регистрация через 3 дня",
+    "контролируемых лиц реестр проверить",
+    "анализ крови для патента где сдать",
+    "konsullik qayerda joylashgan",
+    "кроватъ в общежитии сколько стоит",
+]
+
+
+@pytest.mark.parametrize(("text", "kind"), DANGER)
+def test_danger_is_detected_in_every_language_and_script(text: str, kind: str) -> None:
+    assert kind in detect_crisis(text)
+
+
+@pytest.mark.parametrize("text", SAFE)
+def test_ordinary_questions_are_not_taken_for_danger(text: str) -> None:
+    assert detect_crisis(text) == frozenset()
+
+
+def test_the_emergency_article_exists(kb: KnowledgeBase) -> None:
+    article = kb.get(crisis_phrases().emergency_article)
+    assert article is not None and article.topic == "emergency_crisis"
+
+
+@pytest.mark.parametrize("locale", ["ky", "tg", "uz_Cyrl"])
+async def test_a_message_about_danger_gets_emergency_contacts_first(
+    harness: Harness, kb: KnowledgeBase, locale: str
+) -> None:
+    await harness.press(f"l:{locale}")
+    calls = await harness.say("меня избили, идёт кровь, паспорт забрали")
+    sent = texts(calls)
+    lead = gettext_for(locale)(
+        "You are not alone. If you are in danger now, call the emergency number. "
+        "Here are the numbers:"
+    )
+    assert html.escape(lead) in sent[0]
+    emergency = kb.get(crisis_phrases().emergency_article)
+    assert emergency is not None
+    assert html.escape(emergency.locales[locale].title, quote=False) in sent[1]

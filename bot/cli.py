@@ -124,11 +124,12 @@ def _kb_check(kb_dir: Path) -> int:
 
 
 def _eval_search(kb_dir: Path, path: Path, as_json: bool) -> int:
+    from knowledge.crisis import detect_crisis
     from knowledge.evaluation import evaluate, read_questions
     from knowledge.loader import load_knowledge_base
     from knowledge.search import Searcher
 
     searcher = Searcher(load_knowledge_base(kb_dir))
-    result = evaluate(read_questions(path), searcher.search)
+    result = evaluate(read_questions(path), searcher.search, lambda t: bool(detect_crisis(t)))
     print(json.dumps(result.as_dict(), ensure_ascii=False) if as_json else result.table())
     return 0

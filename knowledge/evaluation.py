@@ -22,11 +22,13 @@ OTHER = "other"
 
 @dataclass(frozen=True)
 class Question:
-    """One labelled question."""
+    """One labelled question; ``risk`` (``none``, ``elevated``, ``high``, ``crisis``) if
+    the file gives it."""
 
     text: str
     lang: str
     topic: str
+    risk: str | None = None
 
 
 def read_questions(path: Path) -> list[Question]:
@@ -42,7 +44,10 @@ def read_questions(path: Path) -> list[Question]:
             continue
         try:
             data = json.loads(line)
-            questions.append(Question(str(data["text"]), str(data["lang"]), str(data["topic"])))
+            risk = str(data["risk"]) if data.get("risk") else None
+            questions.append(
+                Question(str(data["text"]), str(data["lang"]), str(data["topic"]), risk)
+            )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{number}: not a question line ({exc})") from None
     return questions
@@ -85,6 +90,25 @@ class Evaluation:
     total: _Tally = field(default_factory=_Tally)
     by_lang: dict[str, _Tally] = field(default_factory=dict)
     out_of_scope: _Tally = field(default_factory=_Tally)
+    #: risk label -> [questions, of which flagged as danger]
+    risk: dict[str, list[int]] = field(default_factory=dict)
+
+    def risk_summary(self) -> dict[str, float | int] | None:
+        """Danger detection against the ``risk`` labels: recall on ``crisis``, recall on
+        ``high`` or ``crisis``, and precision (flagged questions labelled high or crisis)."""
+        if not self.risk:
+            return None
+        crisis = self.risk.get("crisis", [0, 0])
+        high = [a + b for a, b in zip(crisis, self.risk.get("high", [0, 0]), strict=True)]
+        flagged = sum(v[1] for v in self.risk.values())
+        return {
+            "crisis_n": crisis[0],
+            "crisis_recall": round(crisis[1] / crisis[0], 4) if crisis[0] else 1.0,
+            "high_n": high[0],
+            "high_recall": round(high[1] / high[0], 4) if high[0] else 1.0,
+            "flagged": flagged,
+            "precision": round(high[1] / flagged, 4) if flagged else 1.0,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         """``{"n", "top1", "top3", "abstained", "out_of_scope_abstained", "by_lang"}``."""
@@ -94,6 +118,7 @@ class Evaluation:
             **total,
             "out_of_scope_abstained": round(oos.abstained / oos.n, 4) if oos.n else None,
             "by_lang": {lang: t.as_dict() for lang, t in sorted(self.by_lang.items())},
+            "risk": self.risk_summary(),
         }
 
     def table(self) -> str:
@@ -108,13 +133,30 @@ class Evaluation:
         oos = self.as_dict()["out_of_scope_abstained"]
         if oos is not None:
             rows.append(f"out-of-scope questions abstained: {oos:.2f} of {self.out_of_scope.n}")
+        risk = self.risk_summary()
+        if risk:
+            rows.append(
+                f"danger flagged: crisis recall {risk['crisis_recall']:.2f} "
+                f"(of {risk['crisis_n']}), high-or-crisis recall {risk['high_recall']:.2f} "
+                f"(of {risk['high_n']}), precision {risk['precision']:.2f} "
+                f"(of {risk['flagged']} flagged)"
+            )
         return "\n".join(rows)
 
 
-def evaluate(questions: Iterable[Question], search: Callable[[str], SearchResult]) -> Evaluation:
-    """Run *search* on every question and tally top-1, top-3 and abstentions per language."""
+def evaluate(
+    questions: Iterable[Question],
+    search: Callable[[str], SearchResult],
+    flags_danger: Callable[[str], bool] | None = None,
+) -> Evaluation:
+    """Run *search* on every question and tally top-1, top-3 and abstentions per language;
+    with *flags_danger*, also tally danger detection against the ``risk`` labels."""
     ev = Evaluation()
     for q in questions:
+        if flags_danger is not None and q.risk:
+            counts = ev.risk.setdefault(q.risk, [0, 0])
+            counts[0] += 1
+            counts[1] += flags_danger(q.text)
         result = search(q.text)
         tallies = [ev.total, ev.by_lang.setdefault(q.lang, _Tally())]
         if q.topic == OUT_OF_SCOPE:

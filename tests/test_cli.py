@@ -55,6 +55,7 @@ def test_eval_search_json_has_the_documented_shape() -> None:
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert set(result) >= {"n", "top1", "top3", "abstained", "out_of_scope_abstained", "by_lang"}
+    assert result["risk"] is None  # the sample file has no risk labels
     assert 0 <= result["top1"] <= result["top3"] <= 1
     assert all(set(v) >= {"n", "top1", "top3"} for v in result["by_lang"].values())
 

@@ -119,3 +119,21 @@ def test_article_id_must_match_its_file_name(tmp_path: Path) -> None:
     (tmp_path / "other-name.yaml").write_text(yaml.safe_dump(_article(), allow_unicode=True))
     with pytest.raises(KnowledgeBaseError, match="differs from the file name"):
         load_knowledge_base(tmp_path)
+
+
+def test_danger_detection_is_scored_against_risk_labels() -> None:
+    from knowledge.evaluation import Question, evaluate
+    from knowledge.search import SearchResult
+
+    questions = [
+        Question("a", "ru", "emergency_crisis", "crisis"),
+        Question("b", "ru", "emergency_crisis", "crisis"),
+        Question("c", "ru", "labour_rights_wages", "high"),
+        Question("d", "ru", "ban_check", "none"),
+    ]
+    flagged = {"a", "c", "d"}
+    ev = evaluate(questions, lambda _: SearchResult((), abstained=True), lambda t: t in flagged)
+    assert ev.risk_summary() == {
+        "crisis_n": 2, "crisis_recall": 0.5, "high_n": 3, "high_recall": 0.6667,
+        "flagged": 3, "precision": 0.6667,
+    }  # fmt: skip

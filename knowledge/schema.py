@@ -12,7 +12,7 @@ An article file looks like::
         url: "https://www.consultant.ru/..."
         accessed: 2026-11-30
     locales:
-      ru: {title: ..., body: ..., keywords: [...], review: draft}
+      ru: {title: ..., body: ..., keywords: [...], questions: [...], review: draft}
       ky: ...
 
 `review` is ``native`` once a native speaker has read the translation, ``draft`` before.
@@ -100,6 +100,9 @@ class LocalizedText(_Strict):
     title: str = Field(min_length=3, max_length=120)
     body: str = Field(min_length=20)
     keywords: tuple[str, ...] = Field(min_length=1)
+    #: Example questions this article answers, written the way people ask them (search
+    #: matches a question against each one; they are never shown).
+    questions: tuple[str, ...] = ()
     review: Review = "draft"
 
     @field_validator("title", "body")

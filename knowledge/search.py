@@ -55,10 +55,15 @@ OUT_OF_SCOPE_FILE = Path(__file__).with_name("data") / "out_of_scope.yaml"
 
 
 class OutOfScope(BaseModel):
-    """``out_of_scope.yaml``: subject -> locale -> words and phrases."""
+    """``out_of_scope.yaml``: greetings, and subject -> locale -> words and phrases."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    greetings: list[str] = []
     subjects: dict[str, dict[str, list[str]]]
+
+
+#: ``SearchResult.out_of_scope`` of a message that is only a greeting or thanks.
+GREETING = "greeting"
 
 
 def load_out_of_scope(path: Path = OUT_OF_SCOPE_FILE) -> OutOfScope:
@@ -155,7 +160,9 @@ class Searcher:
             self._channels["examples"] = _Channel([q for _, q in examples], chars())
         total_weight = sum(WEIGHTS[name] for name in self._channels)
         self._weights = {name: WEIGHTS[name] / total_weight for name in self._channels}
-        subjects = (out_of_scope or load_out_of_scope()).subjects
+        scope = out_of_scope or load_out_of_scope()
+        self._greetings = [fold(g).split() for g in scope.greetings if fold(g)]
+        subjects = scope.subjects
         # One document per phrase: a short question like "погода завтра" should meet
         # "погода" at full strength, not diluted by a whole list of weather words.
         pairs = [
@@ -171,6 +178,21 @@ class Searcher:
             for name in ("title_kw", "stems_kw")
         }
 
+    def _without_greetings(self, folded: str) -> str:
+        """*folded* with greeting and thanks phrases (whole words) taken out."""
+        words = folded.split()
+        kept: list[str] = []
+        i = 0
+        while i < len(words):
+            for greeting in self._greetings:
+                if words[i : i + len(greeting)] == greeting:
+                    i += len(greeting)
+                    break
+            else:
+                kept.append(words[i])
+                i += 1
+        return " ".join(kept)
+
     def _article_scores(self, doc_scores: np.ndarray, owners: np.ndarray) -> np.ndarray:
         best = np.zeros(len(self._article_ids))
         np.maximum.at(best, owners, doc_scores)
@@ -184,6 +206,10 @@ class Searcher:
         subject matches better than any article.
         """
         folded = fold(query)
+        stripped = self._without_greetings(folded)
+        if folded and not stripped:
+            return SearchResult(hits=(), abstained=True, out_of_scope=GREETING)
+        folded = stripped
         if len(folded.replace(" ", "")) < MIN_QUERY_CHARS:
             return SearchResult(hits=(), abstained=True)
         per_channel = {}

@@ -377,3 +377,11 @@ async def test_a_photo_with_a_question_as_caption_is_answered(
     first = texts(calls)[0]
     shown = [a for a in kb.articles.values() if html.escape(a.locales["ru"].title) in first]
     assert shown and shown[0].topic == "passport_confiscated"
+
+
+async def test_a_greeting_gets_a_greeting_and_the_menu(harness: Harness) -> None:
+    await harness.press("l:tg")
+    calls = await harness.say("салом")
+    expected = _t("tg", "Hello! Choose a topic with the buttons, or type your question.")
+    assert texts(calls) == [expected]
+    assert len(buttons(calls)) == 8

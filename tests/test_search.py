@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge.normalize import fold
-from knowledge.search import Searcher
+from knowledge.search import GREETING, Searcher
 
 
 @pytest.mark.parametrize(
@@ -60,3 +60,25 @@ def test_empty_or_tiny_input_abstains(searcher: Searcher, question: str) -> None
 )
 def test_out_of_scope_questions_abstain(searcher: Searcher, question: str) -> None:
     assert searcher.search(question).abstained
+
+
+@pytest.mark.parametrize("greeting", ["salom", "Привет!", "Assalomu alaykum", "рахмат"])
+def test_a_bare_greeting_is_recognised(searcher: Searcher, greeting: str) -> None:
+    result = searcher.search(greeting)
+    assert result.abstained and result.out_of_scope == GREETING
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("салам, запрет барбы кантип билем", "ban_check"),
+        ("салом, патентни қандай оламан", "patent_work_permit"),
+        ("запретро чӣ хел санҷам", "ban_check"),
+        ("патенттин баасы канча", "patent_work_permit"),
+    ],
+)
+def test_greetings_and_question_words_do_not_hide_a_question(
+    searcher: Searcher, question: str, topic: str
+) -> None:
+    result = searcher.search(question)
+    assert not result.abstained and topic in [h.topic for h in result.hits[:3]]

@@ -16,6 +16,7 @@ from bot.storage import SEARCH_ANSWERED, SEARCH_UNANSWERED
 from bot.ui import home_row, main_menu_keyboard, section_of, user_locale
 from knowledge.crisis import crisis_phrases, detect_crisis
 from knowledge.langdetect import detect_locale
+from knowledge.search import GREETING
 
 Context = CallbackContext[Any, Any, Any, Any]
 
@@ -48,7 +49,7 @@ async def answer_question(update: Update, context: Context, text: str) -> None:
         text = text[:MAX_QUERY_CHARS]
     result = svc.searcher.search(text)
     best = result.best
-    if result.out_of_scope == "greetings_smalltalk":
+    if result.out_of_scope == GREETING:
         await message.reply_text(
             html.escape(_("Hello! Choose a topic with the buttons, or type your question.")),
             reply_markup=main_menu_keyboard(locale),

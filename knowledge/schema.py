@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -31,27 +31,6 @@ LOCALES: tuple[str, ...] = ("ky", "tg", "ru", "uz", "uz_Cyrl")
 
 #: The fallback locale when an article lacks a translation.
 FALLBACK_LOCALE = "ru"
-
-#: The topic taxonomy. Every article belongs to exactly one.
-TOPICS: tuple[str, ...] = (
-    "ban_check",
-    "ban_reasons_duration",
-    "ban_appeal_removal",
-    "entry_stay_rules",
-    "patent_work_permit",
-    "eaeu_rights",
-    "labour_rights_wages",
-    "passport_confiscated",
-    "police_detention",
-    "deportation_expulsion",
-    "medical_help",
-    "trafficking_exploitation",
-    "safe_departure",
-    "return_reintegration",
-    "family_children",
-    "emergency_crisis",
-    "contacts_ngo",
-)
 
 Topic = Literal[
     "ban_check",
@@ -72,6 +51,9 @@ Topic = Literal[
     "emergency_crisis",
     "contacts_ngo",
 ]
+#: The topic taxonomy, in menu order. Every article belongs to exactly one.
+TOPICS: tuple[str, ...] = get_args(Topic)
+
 Country = Literal["RU", "KZ", "KG", "TJ", "UZ"]
 Review = Literal["draft", "native"]
 

@@ -5,13 +5,15 @@ Uzbek in either script, Russian typed in Latin letters, and Kyrgyz or Tajik with
 their own letters meet. Four TF-IDF channels (scikit-learn) then score each article in each
 locale; an article's score is its best locale's:
 
-* ``title_kw``: character n-grams (``char_wb``, 2-5) of title and keywords: what people
-  type; n-grams survive the rich endings of Kyrgyz, Uzbek and Tajik, and most typos;
+* ``title_kw``: character n-grams (``char_wb``, 2-5) of title, keywords and example
+  questions: what people type; n-grams survive the rich endings of Kyrgyz, Uzbek and
+  Tajik, and most typos;
 * ``body``: character n-grams of the body;
 * ``stems``: words cut to their first five letters, over title, keywords and body;
-* ``stems_kw``: the same over title and keywords only;
-* ``examples``: character n-grams of each example question of the article, one document
-  per question (the article's score is its best-matching example).
+* ``stems_kw``: the same over title, keywords and example questions.
+
+(Matching each example question on its own, nearest-neighbour style, did worse: short
+questions share mostly their question words.)
 
 The weighted sum (:data:`WEIGHTS`) ranks the articles. The search abstains ("I don't know
 this yet") when the best score is below :data:`DEFAULT_MIN_SCORE`, or when a subject Safar
@@ -37,9 +39,8 @@ from knowledge.schema import LocalizedText
 #: A best score below this means "I don't know this yet" (weighted cosine similarity, 0-1).
 DEFAULT_MIN_SCORE = 0.15
 
-#: Channel weights; they sum to 1. Without example questions in the knowledge base the
-#: ``examples`` weight is shared out among the others in proportion.
-WEIGHTS = {"title_kw": 0.3, "body": 0.2, "stems": 0.3, "stems_kw": 0.2, "examples": 0.0}
+#: Channel weights; they sum to 1.
+WEIGHTS = {"title_kw": 0.3, "body": 0.2, "stems": 0.3, "stems_kw": 0.2}
 
 #: An out-of-scope subject wins only if it matches this many times better than the best
 #: article's title and keywords (one phrase of a few words matches short questions strongly).
@@ -106,7 +107,7 @@ def _stems(text: str) -> list[str]:
 
 
 def _title_kw(text: LocalizedText) -> str:
-    return fold(" \n ".join([text.title, *text.keywords]))
+    return fold(" \n ".join([text.title, *text.keywords, *text.questions]))
 
 
 class _Channel:
@@ -146,8 +147,6 @@ class Searcher:
         def stems() -> TfidfVectorizer:
             return TfidfVectorizer(analyzer=_stems, sublinear_tf=True)
 
-        examples = [(i, fold(q)) for i, t in texts for q in t.questions]
-        self._example_article = np.array([i for i, _ in examples], dtype=int)
         self._channels = {
             "title_kw": _Channel(title_kw, chars()),
             "body": _Channel(body, chars()),
@@ -156,10 +155,7 @@ class Searcher:
             ),
             "stems_kw": _Channel(title_kw, stems()),
         }
-        if examples:
-            self._channels["examples"] = _Channel([q for _, q in examples], chars())
-        total_weight = sum(WEIGHTS[name] for name in self._channels)
-        self._weights = {name: WEIGHTS[name] / total_weight for name in self._channels}
+
         scope = out_of_scope or load_out_of_scope()
         self._greetings = [fold(g).split() for g in scope.greetings if fold(g)]
         subjects = scope.subjects
@@ -193,9 +189,9 @@ class Searcher:
                 i += 1
         return " ".join(kept)
 
-    def _article_scores(self, doc_scores: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    def _article_scores(self, doc_scores: np.ndarray) -> np.ndarray:
         best = np.zeros(len(self._article_ids))
-        np.maximum.at(best, owners, doc_scores)
+        np.maximum.at(best, self._doc_article, doc_scores)
         return best
 
     def search(self, query: str, limit: int = 3) -> SearchResult:
@@ -216,11 +212,10 @@ class Searcher:
         vectors = {}
         for name, channel in self._channels.items():
             vectors[name] = channel.vectorizer.transform([folded])
-            owners = self._example_article if name == "examples" else self._doc_article
-            per_channel[name] = self._article_scores(channel.scores(vectors[name]), owners)
+            per_channel[name] = self._article_scores(channel.scores(vectors[name]))
         total = np.zeros(len(self._article_ids))
         for name, scores in per_channel.items():
-            total += self._weights[name] * scores
+            total += WEIGHTS[name] * scores
         order = np.argsort(-total)[:limit]
         hits = tuple(
             Hit(self._article_ids[i], self.kb.articles[self._article_ids[i]].topic, float(total[i]))

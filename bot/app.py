@@ -21,7 +21,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.handlers import articles, fallback, menu, search, start
+from bot.handlers import articles, fallback, menu, search, share, start
 from bot.handlers.errors import on_error
 from bot.i18n import gettext_for
 from bot.services import Services, install
@@ -85,7 +85,7 @@ def build_application(
     # A button press without data would match every pattern handler (PTB treats missing
     # data as "no pattern to check"): catch it first. The pattern is False for any data.
     app.add_handler(CallbackQueryHandler(stale_button, pattern=lambda _data: False))
-    for module in (start, menu, articles, search, fallback):
+    for module in (start, menu, articles, search, share, fallback):
         app.add_handlers(module.HANDLERS)
     app.add_error_handler(on_error)
     return app

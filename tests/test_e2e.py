@@ -145,3 +145,38 @@ async def test_a_rejected_token_stops_with_one_line_and_never_prints_it(
     log = (out + err).decode()
     assert token not in log and token.split(":")[1] not in log
     assert "safar: the Bot API rejected BOT_TOKEN" in log
+
+
+async def test_real_process_shares_answers_inline_by_deep_link_and_in_groups(
+    stub: BotAPIStub, bot_process: asyncio.subprocess.Process, kb: KnowledgeBase
+) -> None:
+    from bot import deeplinks
+    from bot.deeplinks import Link
+
+    # Inline mode, two locales.
+    for query, locale in (("tg паспорт гирифтанд", "tg"), ("uz pasportimni olib qo‘yishdi", "uz")):
+        mark = stub.mark()
+        stub.push_update(stub.make_inline_query_update(query, user=stub.make_user(7201)))
+        call = await stub.wait_for("answerInlineQuery", timeout=20, since=mark)
+        results = call.params["results"]
+        assert results and all(r["id"].endswith(f":{locale}") for r in results)
+        assert "?start=a_" in results[0]["input_message_content"]["message_text"]
+    # A deep link into an article, in a third locale.
+    article = kb.articles["ru-ban-check-online"]
+    payload = deeplinks.encode(Link("article", "ky", article.id))
+    mark = stub.mark()
+    stub.push_text(f"/start {payload}", chat_id=7202, user=stub.make_user(7202))
+    call = await stub.wait_for(_sent_to(7202), timeout=10, since=mark)
+    assert article.locales["ky"].title in call.params["text"]
+    # A group: silence for chatter, an invitation for a mention.
+    group = -100777
+    mark = stub.mark()
+    stub.push_text("салам баарына", chat_id=group, user=stub.make_user(7203))
+    mention = f"@{stub.bot_user['username']}"
+    stub.push_text(
+        f"{mention} подскажи", chat_id=group, user=stub.make_user(7203),
+        entities=[{"type": "mention", "offset": 0, "length": len(mention)}],
+    )  # fmt: skip
+    call = await stub.wait_for(_sent_to(group), timeout=10, since=mark)
+    assert len(stub.calls_to("sendMessage", since=mark)) == 1
+    assert call.params["reply_markup"]

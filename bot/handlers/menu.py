@@ -43,7 +43,7 @@ async def section(update: Update, context: Context) -> None:
         return
     topics = SECTIONS[key]
     if len(topics) == 1:
-        await _topic_screen(update, context, topics[0], key)
+        await topic_screen(update, context, topics[0], key)
         return
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
@@ -66,10 +66,11 @@ async def topic(update: Update, context: Context) -> None:
     if len(parts) != 3 or parts[2] not in SECTIONS or parts[1] not in SECTIONS[parts[2]]:
         await stale_button(update, context)
         return
-    await _topic_screen(update, context, parts[1], parts[2])
+    await topic_screen(update, context, parts[1], parts[2])
 
 
-async def _topic_screen(update: Update, context: Context, topic_key: str, section_key: str) -> None:
+async def topic_screen(update: Update, context: Context, topic_key: str, section_key: str) -> None:
+    """A topic's articles as buttons, with Back to *section_key* and Home."""
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
     await answer(update)

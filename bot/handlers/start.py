@@ -8,6 +8,9 @@ from typing import Any
 from telegram import Update
 from telegram.ext import CallbackContext, CallbackQueryHandler, CommandHandler, filters
 
+from bot import deeplinks
+from bot.handlers.articles import send_article
+from bot.handlers.menu import topic_screen
 from bot.i18n import LOCALE_NAMES, gettext_for
 from bot.services import services
 from bot.ui import (
@@ -15,6 +18,7 @@ from bot.ui import (
     language_keyboard,
     main_menu_keyboard,
     main_menu_text,
+    section_of,
     show,
     stale_button,
     user_locale,
@@ -25,7 +29,10 @@ Context = CallbackContext[Any, Any, Any, Any]
 
 
 async def start(update: Update, context: Context) -> None:
-    """Greet and offer the five languages, pre-selecting the stored or suggested one."""
+    """Greet and offer the five languages, pre-selecting the stored or suggested one; with a
+    valid deep-link payload, open that screen instead."""
+    if context.args and await open_deep_link(update, context, context.args[0]):
+        return
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
     text = "\n\n".join(
@@ -41,6 +48,36 @@ async def start(update: Update, context: Context) -> None:
         ]
     )
     await show(update, text, language_keyboard(locale))
+
+
+async def open_deep_link(update: Update, context: Context, payload: str) -> bool:
+    """Open the screen a deep-link *payload* names; False if the payload is not valid.
+
+    The article is shown in the link's locale. A person who has not chosen a language yet
+    gets the link's as their own (it is usually the language of whoever shared it with
+    them, chosen for them); a choice already made is kept.
+    """
+    svc = services(context)
+    link = deeplinks.decode(payload, frozenset(svc.kb.articles))
+    user = update.effective_user
+    if link is None or user is None:
+        return False
+    locale = await user_locale(update, context)
+    if await svc.storage.get_locale(user.id) is None:
+        await svc.storage.set_locale(user.id, link.locale)
+        if context.user_data is not None:
+            context.user_data["locale"] = link.locale
+        locale = link.locale
+    if link.kind == "article":
+        article = svc.kb.articles[link.key]
+        await send_article(
+            update, context, article, locale, section_of(article.topic), text_locale=link.locale
+        )
+    elif link.kind == "topic":
+        await topic_screen(update, context, link.key, section_of(link.key))
+    else:
+        await show(update, main_menu_text(locale), main_menu_keyboard(locale))
+    return True
 
 
 async def language_menu(update: Update, context: Context) -> None:

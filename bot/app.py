@@ -21,7 +21,18 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.handlers import articles, fallback, menu, search, share, start
+from bot.broadcast import BROADCASTER_KEY, Broadcaster
+from bot.handlers import (
+    articles,
+    fallback,
+    leaflets,
+    menu,
+    privacy,
+    search,
+    share,
+    start,
+    subscriptions,
+)
 from bot.handlers.errors import on_error
 from bot.i18n import gettext_for
 from bot.services import Services, install
@@ -85,7 +96,8 @@ def build_application(
     # A button press without data would match every pattern handler (PTB treats missing
     # data as "no pattern to check"): catch it first. The pattern is False for any data.
     app.add_handler(CallbackQueryHandler(stale_button, pattern=lambda _data: False))
-    for module in (start, menu, articles, search, share, fallback):
+    features = (start, menu, articles, search, share, leaflets, subscriptions, privacy)
+    for module in (*features, fallback):  # fallback last: it takes what nothing else did
         app.add_handlers(module.HANDLERS)
     app.add_error_handler(on_error)
     return app
@@ -103,6 +115,10 @@ async def open_services(app: SafarApp) -> None:
         len(kb.articles),
         await storage.schema_version(),
     )
+    if settings.token:  # offline modes (chat, replay, tests) never send broadcasts
+        broadcaster = Broadcaster(storage, app.bot)
+        await broadcaster.start()
+        app.bot_data[BROADCASTER_KEY] = broadcaster
 
 
 async def _open_and_publish(app: SafarApp) -> None:
@@ -123,7 +139,10 @@ async def set_commands(app: SafarApp) -> None:
 
 
 async def close_services(app: SafarApp) -> None:
-    """Close storage."""
+    """Stop the broadcast workers (letting sends in flight finish), then close storage."""
+    broadcaster = app.bot_data.pop(BROADCASTER_KEY, None)
+    if isinstance(broadcaster, Broadcaster):
+        await broadcaster.stop()
     found = app.bot_data.get("safar")
     if isinstance(found, Services):
         await found.storage.close()

@@ -43,6 +43,11 @@ class Terminal:
         if call.method == "answerCallbackQuery" and call.params.get("text"):
             print(f"  ({call.params['text']})")
             return
+        if call.method in ("sendDocument", "sendPhoto"):  # /leaflet: say what came
+            for file_name, content, _mime in call.files.values():
+                print(f"\n[{file_name}, {len(content):,} bytes]")
+            print(to_plain(str(call.params.get("caption", ""))))
+            return
         if call.method not in ("sendMessage", "editMessageText"):
             return
         print()

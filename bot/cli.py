@@ -7,6 +7,8 @@
   ``{"update": {...}}``) through the application; print every Bot API call as a JSON line.
 * ``kb check``: validate the knowledge base; print counts per topic and locale.
 * ``eval-search FILE.jsonl [--json]``: score free-text search on a question set.
+* ``leaflet ID LOCALE OUT.pdf [--qr OUT.png] [--bot USERNAME]``: render the printable
+  leaflet of an article (or a topic) in a locale, and optionally its QR code.
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval-search", help="score search on a question set")
     ev.add_argument("file", type=Path)
     ev.add_argument("--json", action="store_true", help="print one JSON object")
+    leaflet = sub.add_parser("leaflet", help="render a printable leaflet (PDF)")
+    leaflet.add_argument("key", metavar="ID", help="article id or topic (e.g. ban_check)")
+    leaflet.add_argument("locale", help="ky, tg, ru, uz or uz_Cyrl")
+    leaflet.add_argument("out", type=Path, help="PDF file to write")
+    leaflet.add_argument("--qr", type=Path, help="also write the QR code as this PNG file")
+    leaflet.add_argument("--bot", default="safar_bot", help="bot username for the deep link")
     return parser
 
 
@@ -70,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             return _kb_check(settings.kb_dir)
         if command == "eval-search":
             return _eval_search(settings.kb_dir, args.file, args.json)
+        if command == "leaflet":
+            return _leaflet(settings.kb_dir, args.key, args.locale, args.out, args.qr, args.bot)
     except KnowledgeBaseError as exc:
         print(f"safar: the knowledge base is invalid:\n{exc}", file=sys.stderr)
         return 2
@@ -132,4 +142,38 @@ def _eval_search(kb_dir: Path, path: Path, as_json: bool) -> int:
     searcher = Searcher(load_knowledge_base(kb_dir))
     result = evaluate(read_questions(path), searcher.search, lambda t: bool(detect_crisis(t)))
     print(json.dumps(result.as_dict(), ensure_ascii=False) if as_json else result.table())
+    return 0
+
+
+def _leaflet(
+    kb_dir: Path, key: str, locale: str, out: Path, qr: Path | None, bot_username: str
+) -> int:
+    from bot import deeplinks
+    from bot.deeplinks import Link
+    from bot.i18n import gettext_for
+    from bot.leaflets import leaflet_pdf, qr_png, topic_leaflet_pdf
+    from bot.ui import TOPIC_TITLES
+    from knowledge.loader import load_knowledge_base
+    from knowledge.schema import LOCALES, TOPICS
+
+    if locale not in LOCALES:
+        print(f"safar: unknown locale {locale!r}; one of {', '.join(LOCALES)}", file=sys.stderr)
+        return 2
+    kb = load_knowledge_base(kb_dir)
+    article = kb.get(key)
+    if article is not None:
+        link = deeplinks.url(bot_username, Link("article", locale, key))
+        pdf = leaflet_pdf(article, locale, link)
+    elif key in TOPICS:
+        link = deeplinks.url(bot_username, Link("topic", locale, key))
+        title = gettext_for(locale)(TOPIC_TITLES[key])
+        pdf = topic_leaflet_pdf(title, kb.by_topic(key), locale, link)
+    else:
+        print(f"safar: no article or topic {key!r}", file=sys.stderr)
+        return 2
+    out.write_bytes(pdf)
+    print(f"{out}: {link}")
+    if qr is not None:
+        qr.write_bytes(qr_png(link))
+        print(f"{qr}: {link}")
     return 0

@@ -7,16 +7,17 @@
 | SAFAR_BOT_API_URL   | base URL of the Bot API, e.g. a local server       | Telegram's   |
 | SAFAR_LOG_LEVEL     | DEBUG, INFO, WARNING, ERROR                        | INFO         |
 | SAFAR_KB_DIR        | folder of the knowledge-base articles              | built in     |
+| SAFAR_ADMINS        | Telegram user ids allowed to /broadcast, e.g. 1,2  | (nobody)     |
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from knowledge.loader import ARTICLES_DIR
 
@@ -38,6 +39,10 @@ class Settings(BaseSettings):
     kb_dir: Path = Field(default=ARTICLES_DIR, validation_alias="SAFAR_KB_DIR")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", validation_alias="SAFAR_LOG_LEVEL"
+    )
+    #: Telegram user ids of the administrators (may start broadcasts).
+    admins: Annotated[frozenset[int], NoDecode] = Field(
+        default=frozenset(), validation_alias="SAFAR_ADMINS"
     )
 
     @field_validator("bot_token", mode="before")
@@ -74,6 +79,16 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} is not a folder")
         return value
 
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not all(re.fullmatch(r"[1-9]\d{0,19}", part) for part in parts):
+            raise ValueError("must be Telegram user ids (digits) separated by commas")
+        return frozenset(int(part) for part in parts)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -91,6 +106,7 @@ _ALIASES = {
     "bot_api_url": "SAFAR_BOT_API_URL",
     "log_level": "SAFAR_LOG_LEVEL",
     "kb_dir": "SAFAR_KB_DIR",
+    "admins": "SAFAR_ADMINS",
 }
 
 

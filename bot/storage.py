@@ -2,12 +2,16 @@
 
 Holds users (Telegram user id, locale, first and last seen, UTC) and anonymous usage counts
 per UTC day (article views; searches and which article answered, or none). No message text
-is ever stored.
+from users is ever stored. Also: people's country subscriptions, and broadcasts (the
+administrator's texts) with their outbox, one row per recipient (see :mod:`bot.broadcast`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -31,12 +35,75 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (day, kind, key)
     );
     """,
+    # 2: subscriptions and broadcasts (see bot/broadcast.py). Times: created is ISO 8601
+    # UTC text; next_try_at and sent_at are Unix time in seconds (UTC, REAL).
+    """
+    CREATE TABLE subscriptions (
+        telegram_id INTEGER NOT NULL,
+        country     TEXT NOT NULL,
+        created     TEXT NOT NULL,
+        PRIMARY KEY (telegram_id, country)
+    );
+    CREATE INDEX subscriptions_country ON subscriptions (country);
+    CREATE TABLE broadcasts (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        created    TEXT NOT NULL,
+        admin_id   INTEGER NOT NULL,
+        countries  TEXT NOT NULL,
+        texts_json TEXT NOT NULL,
+        status     TEXT NOT NULL DEFAULT 'sending'
+    );
+    CREATE TABLE broadcast_outbox (
+        broadcast_id INTEGER NOT NULL REFERENCES broadcasts (id),
+        telegram_id  INTEGER NOT NULL,
+        locale       TEXT NOT NULL,
+        state        TEXT NOT NULL DEFAULT 'pending',
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_try_at  REAL NOT NULL DEFAULT 0,
+        sent_at      REAL,
+        UNIQUE (broadcast_id, telegram_id)
+    );
+    CREATE INDEX broadcast_outbox_due ON broadcast_outbox (state, next_try_at);
+    CREATE INDEX broadcast_outbox_queue ON broadcast_outbox (state, broadcast_id, telegram_id);
+    """,
 )
 
 #: Usage-count kinds.
 ARTICLE_VIEW = "article_view"
 SEARCH_ANSWERED = "search_answered"  # key: the article id that answered
 SEARCH_UNANSWERED = "search_unanswered"  # key: "none"
+
+#: States of a broadcast_outbox row. ``pending``: to send (at or after ``next_try_at``);
+#: ``sending``: claimed by a worker, the request may be in flight; ``sent``: Telegram
+#: accepted it; ``blocked``: 403, the person blocked the bot (their subscriptions are gone);
+#: ``failed``: gave up after the last attempt or a permanent error.
+OUTBOX_STATES = ("pending", "sending", "sent", "blocked", "failed")
+
+#: Broadcast statuses: ``sending`` until no outbox row is pending or sending, then ``done``.
+BROADCAST_SENDING = "sending"
+BROADCAST_DONE = "done"
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One message of a broadcast to one person, as claimed by a sending worker."""
+
+    broadcast_id: int
+    telegram_id: int
+    locale: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """A broadcast: who started it, for which countries, and its text per locale."""
+
+    id: int
+    created: str
+    admin_id: int
+    countries: tuple[str, ...]
+    texts: dict[str, str]
+    status: str
 
 
 def _now() -> str:
@@ -146,3 +213,250 @@ class Storage:
         ) as cur:
             rows = await cur.fetchall()
         return {str(k): int(n) for k, n in rows}
+
+    # ------------------------------------------------------------ subscriptions
+
+    async def subscriptions(self, telegram_id: int) -> set[str]:
+        """The countries (ISO codes such as ``"RU"``) the person is subscribed to."""
+        async with self._conn.execute(
+            "SELECT country FROM subscriptions WHERE telegram_id = ?", (telegram_id,)
+        ) as cur:
+            rows = await cur.fetchall()
+        return {str(r[0]) for r in rows}
+
+    async def toggle_subscription(self, telegram_id: int, country: str) -> bool:
+        """Subscribe the person to *country* if they were not, else unsubscribe them.
+
+        Returns:
+            True if they are subscribed now.
+        """
+        cur = await self._conn.execute(
+            "DELETE FROM subscriptions WHERE telegram_id = ? AND country = ?",
+            (telegram_id, country),
+        )
+        if cur.rowcount:
+            return False
+        await self._conn.execute(
+            "INSERT OR IGNORE INTO subscriptions (telegram_id, country, created) VALUES (?, ?, ?)",
+            (telegram_id, country, _now()),
+        )
+        return True
+
+    async def delete_person(self, telegram_id: int) -> None:
+        """Erase everything kept about the person (``/delete``): their row in ``users``,
+        their subscriptions and their rows in broadcast queues, in one transaction.
+        Anonymous usage counts hold nothing about anyone and stay."""
+        await self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            for table in ("users", "subscriptions", "broadcast_outbox"):
+                await self._conn.execute(
+                    f"DELETE FROM {table} WHERE telegram_id = ?", (telegram_id,)
+                )
+        except BaseException:
+            await self._conn.execute("ROLLBACK")
+            raise
+        await self._conn.execute("COMMIT")
+
+    async def unsubscribe_all(self, telegram_id: int) -> int:
+        """Remove every subscription of the person; return how many there were."""
+        cur = await self._conn.execute(
+            "DELETE FROM subscriptions WHERE telegram_id = ?", (telegram_id,)
+        )
+        return max(cur.rowcount, 0)
+
+    async def subscriber_count(self, countries: Iterable[str]) -> int:
+        """How many people are subscribed to at least one of *countries*."""
+        wanted = sorted(set(countries))
+        marks = ",".join("?" * len(wanted))
+        async with self._conn.execute(
+            f"SELECT COUNT(DISTINCT telegram_id) FROM subscriptions WHERE country IN ({marks})",
+            wanted,
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------ broadcasts
+
+    async def create_broadcast(
+        self,
+        admin_id: int,
+        countries: Iterable[str],
+        texts: Mapping[str, str],
+        default_locale: str,
+    ) -> tuple[int, int]:
+        """Create a broadcast and enqueue one outbox row per subscriber, in one transaction.
+
+        Everyone subscribed to at least one of *countries* gets one row (never two), with
+        their stored locale, or *default_locale* if they have none or one not in *texts*.
+        Another coroutine's statement that runs on this connection while the transaction
+        is open becomes part of it (it commits with it).
+
+        Returns:
+            ``(broadcast id, number of recipients)``.
+        """
+        wanted = sorted(set(countries))
+        marks = ",".join("?" * len(wanted))
+        known = sorted(texts)
+        known_marks = ",".join("?" * len(known))
+        await self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            cur = await self._conn.execute(
+                "INSERT INTO broadcasts (created, admin_id, countries, texts_json, status) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    _now(),
+                    admin_id,
+                    ",".join(wanted),
+                    json.dumps(dict(texts), ensure_ascii=False),
+                    BROADCAST_SENDING,
+                ),
+            )
+            broadcast_id = cur.lastrowid
+            assert broadcast_id is not None
+            cur = await self._conn.execute(
+                "INSERT INTO broadcast_outbox (broadcast_id, telegram_id, locale) "
+                "SELECT ?, s.telegram_id, "
+                f"CASE WHEN u.locale IN ({known_marks}) THEN u.locale ELSE ? END "
+                "FROM (SELECT DISTINCT telegram_id FROM subscriptions "
+                f"WHERE country IN ({marks})) AS s "
+                "LEFT JOIN users AS u ON u.telegram_id = s.telegram_id "
+                "ORDER BY s.telegram_id",
+                (broadcast_id, *known, default_locale, *wanted),
+            )
+            recipients = max(cur.rowcount, 0)
+        except BaseException:
+            await self._conn.execute("ROLLBACK")
+            raise
+        await self._conn.execute("COMMIT")
+        return int(broadcast_id), recipients
+
+    async def broadcast(self, broadcast_id: int) -> Broadcast | None:
+        """The broadcast with this id, or ``None``."""
+        async with self._conn.execute(
+            "SELECT id, created, admin_id, countries, texts_json, status FROM broadcasts "
+            "WHERE id = ?",
+            (broadcast_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        texts = json.loads(row[4])
+        return Broadcast(
+            id=int(row[0]),
+            created=str(row[1]),
+            admin_id=int(row[2]),
+            countries=tuple(c for c in str(row[3]).split(",") if c),
+            texts={str(k): str(v) for k, v in texts.items()},
+            status=str(row[5]),
+        )
+
+    async def requeue_in_flight(self) -> int:
+        """Put rows left in ``sending`` (a crash or kill mid-send) back to ``pending``.
+
+        Call once at start, before any worker runs. Such a row's message may or may not
+        have reached Telegram: retrying it can send it twice, which is the one duplicate
+        per worker that the at-least-once design accepts. Returns the number of rows.
+        """
+        cur = await self._conn.execute(
+            "UPDATE broadcast_outbox SET state = 'pending' WHERE state = 'sending'"
+        )
+        return max(cur.rowcount, 0)
+
+    async def claim_outbox_row(self, now: float) -> OutboxRow | None:
+        """Atomically mark the next due ``pending`` row ``sending`` and return it.
+
+        *now* is Unix time in seconds (UTC); rows whose ``next_try_at`` is later wait.
+        Oldest broadcast first, then by Telegram id. ``None`` if nothing is due. (The
+        unary ``+`` keeps SQLite on the ``broadcast_outbox_queue`` index, read in order and
+        stopped at the first due row, instead of sorting every pending row.)
+        """
+        async with self._conn.execute(
+            "UPDATE broadcast_outbox SET state = 'sending' WHERE rowid = ("
+            "SELECT rowid FROM broadcast_outbox WHERE state = 'pending' AND +next_try_at <= ? "
+            "ORDER BY broadcast_id, telegram_id LIMIT 1"
+            ") RETURNING broadcast_id, telegram_id, locale, attempts",
+            (now,),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return OutboxRow(int(row[0]), int(row[1]), str(row[2]), int(row[3]))
+
+    async def next_outbox_due(self) -> float | None:
+        """The earliest ``next_try_at`` (Unix seconds, UTC) of a pending row, or ``None``."""
+        async with self._conn.execute(
+            "SELECT MIN(next_try_at) FROM broadcast_outbox WHERE state = 'pending'"
+        ) as cur:
+            row = await cur.fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
+    async def mark_sent(self, broadcast_id: int, telegram_id: int, now: float) -> None:
+        """Telegram accepted the message (*now*: Unix seconds, UTC)."""
+        await self._conn.execute(
+            "UPDATE broadcast_outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1 "
+            "WHERE broadcast_id = ? AND telegram_id = ?",
+            (now, broadcast_id, telegram_id),
+        )
+
+    async def mark_blocked(self, broadcast_id: int, telegram_id: int) -> None:
+        """The person blocked the bot (403): mark the row and delete their subscriptions."""
+        await self._conn.execute("DELETE FROM subscriptions WHERE telegram_id = ?", (telegram_id,))
+        await self._conn.execute(
+            "UPDATE broadcast_outbox SET state = 'blocked', attempts = attempts + 1 "
+            "WHERE broadcast_id = ? AND telegram_id = ?",
+            (broadcast_id, telegram_id),
+        )
+
+    async def mark_retry(
+        self, broadcast_id: int, telegram_id: int, next_try_at: float, count_attempt: bool = True
+    ) -> None:
+        """Back to ``pending``, to be tried at *next_try_at* (Unix seconds, UTC).
+
+        *count_attempt* is False for a 429 (Telegram's limit, not this message's fault).
+        """
+        await self._conn.execute(
+            "UPDATE broadcast_outbox SET state = 'pending', next_try_at = ?, "
+            "attempts = attempts + ? WHERE broadcast_id = ? AND telegram_id = ?",
+            (next_try_at, 1 if count_attempt else 0, broadcast_id, telegram_id),
+        )
+
+    async def mark_failed(self, broadcast_id: int, telegram_id: int) -> None:
+        """Give up on this message (last attempt failed, or a permanent error)."""
+        await self._conn.execute(
+            "UPDATE broadcast_outbox SET state = 'failed', attempts = attempts + 1 "
+            "WHERE broadcast_id = ? AND telegram_id = ?",
+            (broadcast_id, telegram_id),
+        )
+
+    async def outbox_counts(self, broadcast_id: int) -> dict[str, int]:
+        """Rows of the broadcast by state; every state in :data:`OUTBOX_STATES` is present."""
+        counts = dict.fromkeys(OUTBOX_STATES, 0)
+        async with self._conn.execute(
+            "SELECT state, COUNT(*) FROM broadcast_outbox WHERE broadcast_id = ? GROUP BY state",
+            (broadcast_id,),
+        ) as cur:
+            for state, n in await cur.fetchall():
+                counts[str(state)] = int(n)
+        return counts
+
+    async def finish_broadcast(self, broadcast_id: int) -> bool:
+        """Mark the broadcast ``done`` if none of its rows is pending or sending.
+
+        Returns:
+            True only for the call that changed it to ``done`` (so one report is sent).
+        """
+        cur = await self._conn.execute(
+            "UPDATE broadcasts SET status = ? WHERE id = ? AND status = ? AND NOT EXISTS ("
+            "SELECT 1 FROM broadcast_outbox WHERE broadcast_id = ? "
+            "AND state IN ('pending', 'sending'))",
+            (BROADCAST_DONE, broadcast_id, BROADCAST_SENDING, broadcast_id),
+        )
+        return cur.rowcount == 1
+
+    async def unfinished_broadcasts(self) -> list[int]:
+        """Ids of broadcasts still ``sending``, oldest first."""
+        async with self._conn.execute(
+            "SELECT id FROM broadcasts WHERE status = ? ORDER BY id", (BROADCAST_SENDING,)
+        ) as cur:
+            rows = await cur.fetchall()
+        return [int(r[0]) for r in rows]

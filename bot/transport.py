@@ -12,7 +12,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram.request import BaseRequest, RequestData
@@ -38,6 +38,8 @@ class Call:
     method: str
     params: dict[str, Any]
     result: Any = None
+    #: Uploaded files by parameter name: ``(file name, content, MIME type)``.
+    files: dict[str, tuple[str, bytes, str]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """The call as one JSON line: ``{"method": ..., "params": {...}}``."""
@@ -82,6 +84,10 @@ class RecordingRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         api_method = url.rsplit("/", 1)[-1]
         params: dict[str, Any] = dict(request_data.parameters) if request_data else {}
+        files = _uploads(request_data)
+        for name, (file_name, content, mime_type) in files.items():
+            # Recorded as JSON-friendly facts; the bytes are in Call.files.
+            params[name] = {"file_name": file_name, "mime_type": mime_type, "size": len(content)}
         if self._faults.get(api_method):
             code, description = self._faults[api_method].pop(0)
             self.calls.append(Call(api_method, params, None))
@@ -89,7 +95,7 @@ class RecordingRequest(BaseRequest):
             return code, json.dumps(body).encode()
         result = self._result(api_method, params)
         if api_method != "getUpdates":
-            call = Call(api_method, params, result)
+            call = Call(api_method, params, result, files)
             self.calls.append(call)
             if self._on_call:
                 self._on_call(call)
@@ -109,7 +115,29 @@ class RecordingRequest(BaseRequest):
             message["reply_markup"] = params["reply_markup"]
         return message
 
+    def _file_message(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The Message answering sendDocument or sendPhoto, with the file described."""
+        message = self._message(params)
+        del message["text"]
+        if "caption" in params:
+            message["caption"] = params["caption"]
+        n = message["message_id"]
+        if method == "sendPhoto":
+            message["photo"] = [
+                {"file_id": f"photo-{n}", "file_unique_id": f"p{n}", "width": 410, "height": 410}
+            ]
+        else:
+            upload = params.get("document")
+            document = {"file_id": f"document-{n}", "file_unique_id": f"d{n}"}
+            if isinstance(upload, dict):
+                document |= {"file_name": upload["file_name"], "mime_type": upload["mime_type"]}
+                document["file_size"] = upload["size"]
+            message["document"] = document
+        return message
+
     def _result(self, method: str, params: dict[str, Any]) -> Any:
+        if method in ("sendDocument", "sendPhoto"):
+            return self._file_message(method, params)
         if method == "getMe":
             return BOT_USER
         if method == "getUpdates":
@@ -121,3 +149,15 @@ class RecordingRequest(BaseRequest):
         if method == "getMyCommands":
             return []
         return True
+
+
+def _uploads(request_data: RequestData | None) -> dict[str, tuple[str, bytes, str]]:
+    """The files uploaded with a call: ``(file name, content, MIME type)`` by part name."""
+    found: dict[str, tuple[str, bytes, str]] = {}
+    if request_data is None or not request_data.contains_files:
+        return found
+    for name, part in request_data.multipart_data.items():
+        file_name, content, mime_type = part
+        data = content if isinstance(content, bytes) else content.read()
+        found[name] = (file_name, data, mime_type)
+    return found

@@ -163,10 +163,12 @@ class ApiError(Exception):
 
 
 class Call(NamedTuple):
-    """One request the stub received: the canonical method name and the decoded parameters."""
+    """One request the stub received: the canonical method name, the decoded parameters and
+    when it arrived (:func:`time.monotonic`, seconds)."""
 
     method: str
     params: JSON
+    at: float = 0.0
 
 
 @dataclass
@@ -915,7 +917,7 @@ class BotAPIStub:
         entry = self._methods.get(name.lower())
         method = entry[0] if entry else name
         index = len(self.calls)
-        self.calls.append(Call(method, params))
+        self.calls.append(Call(method, params, time.monotonic()))
         self.responses.append(None)
         self._wake_waiters()
 

@@ -385,3 +385,21 @@ async def test_a_greeting_gets_a_greeting_and_the_menu(harness: Harness) -> None
     expected = _t("tg", "Hello! Choose a topic with the buttons, or type your question.")
     assert texts(calls) == [expected]
     assert len(buttons(calls)) == 8
+
+
+async def test_delete_erases_the_person_after_a_yes(harness: Harness, db_path: Path) -> None:
+    import sqlite3
+
+    await harness.press("l:tg", user_id=6060)
+    await harness.say("/subscribe", user_id=6060)
+    await harness.press("sub:RU", user_id=6060)
+    calls = await harness.say("/delete", user_id=6060)
+    assert (gettext_for("tg")("🗑 Yes, delete"), "del:yes") in buttons(calls)
+    with sqlite3.connect(db_path) as conn:  # nothing is erased before the yes
+        assert conn.execute("SELECT COUNT(*) FROM users WHERE telegram_id=6060").fetchone()[0]
+    calls = await harness.press("del:yes", user_id=6060)
+    assert _t("tg", "Done: Safar no longer keeps anything about you.") in texts(calls)[-1]
+    with sqlite3.connect(db_path) as conn:
+        for table in ("users", "subscriptions", "broadcast_outbox"):
+            count = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE telegram_id=6060")
+            assert count.fetchone()[0] == 0, table

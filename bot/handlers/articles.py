@@ -73,6 +73,8 @@ async def send_article(
     parts = render_article(article, text_locale or locale)
     markup = article_keyboard(article, locale, section_key, more, also_in)
     await services(context).storage.count(ARTICLE_VIEW, article.id)
+    if context.user_data is not None:  # for /leaflet (bot.handlers.leaflets.LAST_ARTICLE)
+        context.user_data["last_article"] = article.id
     if len(parts) == 1 and not as_new:
         await show(update, parts[0], markup)
         return

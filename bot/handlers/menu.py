@@ -114,6 +114,9 @@ async def help_command(update: Update, context: Context) -> None:
         html.escape(_("/menu — main menu")),
         html.escape(_("/language — change the language")),
         html.escape(_("/help — this help")),
+        html.escape(_("/subscribe — news when the law changes")),
+        html.escape(_("/leaflet — a leaflet to print of the last article you read")),
+        html.escape(_("/delete — erase what Safar keeps about you")),
         "",
         html.escape(
             _(

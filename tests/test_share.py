@@ -132,3 +132,12 @@ async def test_share_button_query_returns_exactly_that_article(
     assert share and share[0]["text"] == gettext_for("uz_Cyrl")("↗️ Share")
     results = _results(await harness.feed(_inline(share[0]["switch_inline_query"])))
     assert [card["id"] for card in results] == ["ru-ban-check-online:uz_Cyrl"]
+
+
+async def test_link_command_gives_the_last_article_and_the_menu(harness: Harness) -> None:
+    await harness.press("l:tg")
+    await harness.press("a:ru-ban-check-online:ban")
+    sent = texts(await harness.say("/link"))[-1]
+    username = BOT_USER["username"]
+    assert f"https://t.me/{username}?start=a_ru-ban-check-online_tg" in sent
+    assert f"https://t.me/{username}?start=m_tg" in sent

@@ -4,6 +4,7 @@
   well when forwarded; each ends with a deep link that opens Safar on that article in that
   locale. A first word that is a locale code (``ky``, ``tg``, ``ru``, ``uz``, ``uzc``) picks
   the locale; otherwise the sender's own.
+* ``/link``: the deep links of the last article read and of the menu, to pass on.
 * Deep links: ``/start <payload>`` (see :mod:`bot.deeplinks`) opens an article, a topic or
   the menu in the payload's locale; a bad payload falls back to the usual start.
 """
@@ -20,13 +21,14 @@ from telegram import (
     InputTextMessageContent,
     Update,
 )
-from telegram.ext import CallbackContext, InlineQueryHandler
+from telegram.ext import CallbackContext, CommandHandler, InlineQueryHandler, filters
 
 from bot import deeplinks
 from bot.deeplinks import Link
 from bot.i18n import gettext_for, locale_from_language_code
 from bot.render import render_article
 from bot.services import services
+from bot.ui import user_locale
 from knowledge.schema import LOCALES, Article
 
 Context = CallbackContext[Any, Any, Any, Any]
@@ -85,4 +87,30 @@ async def inline_query(update: Update, context: Context) -> None:
     await query.answer(cards, cache_time=60, is_personal=True)
 
 
-HANDLERS = [InlineQueryHandler(inline_query)]
+async def link_command(update: Update, context: Context) -> None:
+    """/link: the deep link of the last article read (or of the menu), to pass on."""
+    message = update.effective_message
+    if message is None:
+        return
+    locale = await user_locale(update, context)
+    _ = gettext_for(locale)
+    username = context.bot.username
+    last = (context.user_data or {}).get("last_article")
+    article = services(context).kb.get(str(last)) if last else None
+    lines = []
+    if article is not None:
+        title = html.escape(article.text(locale)[0].title, quote=False)
+        lines += [f"<b>{title}</b>", deeplinks.url(username, Link("article", locale, article.id))]
+        lines.append("")
+    lines += [
+        html.escape(_("Safar's menu:")),
+        deeplinks.url(username, Link("menu", locale)),
+    ]
+    intro = html.escape(_("Links to pass on: each opens Safar in your language."))
+    await message.reply_text(intro + "\n\n" + "\n".join(lines))
+
+
+HANDLERS = [
+    InlineQueryHandler(inline_query),
+    CommandHandler("link", link_command, filters=filters.ChatType.PRIVATE),
+]

@@ -362,16 +362,7 @@ class Broadcaster:
         _ = await self._admin_gettext(found.admin_id)
         text = _("Broadcast {id}: {sent} sent, {blocked} blocked, {failed} failed, {left} left.")
         left = counts["pending"] + counts["sending"]
-        await self._tell_admin(
-            found.admin_id,
-            text.format(
-                id=broadcast_id,
-                sent=counts["sent"],
-                blocked=counts["blocked"],
-                failed=counts["failed"],
-                left=left,
-            ),
-        )
+        await self._tell_admin(found.admin_id, text.format(id=broadcast_id, left=left, **counts))
 
     async def _report_final(self, broadcast_id: int) -> None:
         counts = await self._storage.outbox_counts(broadcast_id)
@@ -387,15 +378,7 @@ class Broadcaster:
             return
         _ = await self._admin_gettext(found.admin_id)
         text = _("Broadcast {id} finished: {sent} sent, {blocked} blocked, {failed} failed.")
-        await self._tell_admin(
-            found.admin_id,
-            text.format(
-                id=broadcast_id,
-                sent=counts["sent"],
-                blocked=counts["blocked"],
-                failed=counts["failed"],
-            ),
-        )
+        await self._tell_admin(found.admin_id, text.format(id=broadcast_id, **counts))
 
     async def _admin_gettext(self, admin_id: int) -> Callable[[str], str]:
         return gettext_for(normalize_locale(await self._storage.get_locale(admin_id)))

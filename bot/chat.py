@@ -63,8 +63,10 @@ class Terminal:
                     if "callback_data" in button:
                         self.buttons.append((button["callback_data"], message))
                         labels.append(f"[{len(self.buttons)}] {button['text']}")
-                    else:
-                        labels.append(f"[link] {button['text']}: {button.get('url', '')}")
+                    elif "url" in button:
+                        labels.append(f"[link] {button['text']}: {button['url']}")
+                    else:  # e.g. Share: Telegram opens a chat picker; nothing to do here
+                        labels.append(f"({button['text']})")
                 print("   ".join(labels))
         print()
 

@@ -101,6 +101,11 @@ def _run(settings: Settings) -> int:
 
     from bot.app import build_application
 
+    try:
+        asyncio.run(_wait_for_bot_api(settings))
+    except InvalidToken:
+        print("safar: the Bot API rejected BOT_TOKEN; check it with @BotFather.", file=sys.stderr)
+        return 2
     app = build_application(settings, publish_commands=True)
     log.info("polling for updates")
     try:
@@ -111,6 +116,32 @@ def _run(settings: Settings) -> int:
         print("safar: the Bot API rejected BOT_TOKEN; check it with @BotFather.", file=sys.stderr)
         return 2
     return 0
+
+
+async def _wait_for_bot_api(settings: Settings) -> None:
+    """Call ``getMe`` until the Bot API answers, warning after each failure (waits 1 s,
+    doubling to at most 60 s), so that an unreachable server is said, not silent.
+
+    Raises:
+        telegram.error.InvalidToken: the server rejected the token.
+    """
+    from telegram import Bot
+    from telegram.error import NetworkError
+
+    assert settings.token is not None
+    base_url = (
+        f"{settings.bot_api_url}/bot" if settings.bot_api_url else "https://api.telegram.org/bot"
+    )
+    delay = 1.0
+    while True:
+        try:
+            async with Bot(settings.token, base_url=base_url):
+                return
+        except NetworkError as exc:  # includes TimedOut; InvalidToken is not one
+            log.warning("cannot reach the Bot API (%s); trying again in %.0f s",
+                        type(exc).__name__, delay)  # fmt: skip
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
 
 
 def _kb_check(kb_dir: Path) -> int:

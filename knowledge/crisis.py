@@ -48,20 +48,19 @@ def _folded_phrases(path: Path = CRISIS_FILE) -> tuple[tuple[str, tuple[str, ...
     )
 
 
-#: Phrase words this short must equal a message word; longer ones may begin one.
+#: A one-word phrase this short must equal a message word ("qon", blood, must not match
+#: "kontrol"); in longer phrases, and for longer words, a phrase word may begin a message
+#: word, so that conjugated forms match ("камап кой" matches "камап коюшту").
 SHORT_WORD = 4
-
-
-def _word_matches(word: str, pattern: str) -> bool:
-    return word == pattern if len(pattern) <= SHORT_WORD else word.startswith(pattern)
 
 
 def _matches(words: list[str], phrase: tuple[str, ...]) -> bool:
     """Each phrase word matches a message word, in order, the words next to each other."""
     n = len(phrase)
+    if n == 1 and len(phrase[0]) <= SHORT_WORD:
+        return phrase[0] in words
     return any(
-        all(_word_matches(words[i + j], phrase[j]) for j in range(n))
-        for i in range(len(words) - n + 1)
+        all(words[i + j].startswith(phrase[j]) for j in range(n)) for i in range(len(words) - n + 1)
     )
 
 

@@ -24,6 +24,12 @@ DANGER = [
     ("yashagim kelmayapti, hammasi tugadi", "self_harm"),
     ("xo‘jayin urib ketdi, qon ketyapti", "violence"),
     ("bizni qamab qo‘yishdi, chiqarishmayapti", "held_or_forced"),
+    # Reported by a tester: conjugated, with ё, with an ASCII apostrophe.
+    ("муж бьёт меня", "violence"),
+    ("мени камап коюшту, чыгарбай жатышат", "held_or_forced"),
+    ("meni qamab qo'yishdi", "held_or_forced"),
+    ("хочу выпрыгнуть из окна", "self_harm"),
+    ("маро куштанӣ ҳастанд", "violence"),
     ("бизни қамаб қўйишди, чиқаришмаяпти", "held_or_forced"),
 ]
 
@@ -67,3 +73,30 @@ async def test_a_message_about_danger_gets_emergency_contacts_first(
     emergency = kb.get(crisis_phrases().emergency_article)
     assert emergency is not None
     assert html.escape(emergency.locales[locale].title, quote=False) in sent[1]
+
+
+async def test_after_the_emergency_contacts_nothing_else_is_sent(harness: Harness) -> None:
+    await harness.press("l:ru")
+    calls = await harness.say("хочу покончить с собой")
+    sent = texts(calls)
+    assert len(sent) == 2  # the lead line and the emergency numbers, no "I don't know"
+    assert html.escape(gettext_for("ru")("I don't know this yet.")) not in "".join(sent)
+
+
+async def test_danger_in_a_group_mention_gets_the_numbers_there_too(
+    harness: Harness, kb: KnowledgeBase
+) -> None:
+    group = {"id": -100300400, "type": "supergroup", "title": "Bazaar"}
+    text = "@safar_bot меня избили"
+    message = {
+        "message_id": 3,
+        "date": 1764460800,
+        "chat": group,
+        "from": {"id": 19, "is_bot": False, "first_name": "G", "language_code": "ru"},
+        "text": text,
+        "entities": [{"type": "mention", "offset": 0, "length": 10}],
+    }
+    sent = texts(await harness.feed({"message": message}))
+    emergency = kb.get(crisis_phrases().emergency_article)
+    assert emergency is not None
+    assert any(html.escape(emergency.locales["ru"].title, quote=False) in t for t in sent)

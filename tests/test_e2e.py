@@ -180,3 +180,32 @@ async def test_real_process_shares_answers_inline_by_deep_link_and_in_groups(
     call = await stub.wait_for(_sent_to(group), timeout=10, since=mark)
     assert len(stub.calls_to("sendMessage", since=mark)) == 1
     assert call.params["reply_markup"]
+
+
+async def test_an_unreachable_bot_api_is_reported_not_silent(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port on loopback where nothing listens
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    env = {
+        **os.environ,
+        "BOT_TOKEN": token,
+        "SAFAR_BOT_API_URL": f"http://127.0.0.1:{port}",
+        "SAFAR_DB": str(tmp_path / "x.db"),
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run",
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen = b""
+    try:
+        async with asyncio.timeout(30):
+            while b"cannot reach the Bot API" not in seen:
+                seen += await proc.stderr.readline()
+    finally:
+        proc.kill()
+        await proc.wait()
+    assert token.encode() not in seen

@@ -13,9 +13,10 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.ext import CallbackContext, CallbackQueryHandler, MessageHandler, filters
 
-from bot.handlers.search import answer_question
+from bot.handlers.search import answer_question, send_emergency
 from bot.i18n import gettext_for
 from bot.ui import main_menu_keyboard, stale_button, user_locale
+from knowledge.crisis import detect_crisis
 
 Context = CallbackContext[Any, Any, Any, Any]
 
@@ -82,6 +83,8 @@ async def group_invite(update: Update, context: Context) -> None:
         return
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
+    if detect_crisis(message.text or message.caption or ""):
+        await send_emergency(update, context, locale)  # danger: numbers first, even here
     markup = InlineKeyboardMarkup(
         [[InlineKeyboardButton(_("Open Safar"), url=f"https://t.me/{username}")]]
     )

@@ -39,9 +39,10 @@ async def answer_question(update: Update, context: Context, text: str) -> None:
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
     svc = services(context)
-    in_danger = bool(detect_crisis(text))
-    if in_danger:
+    if detect_crisis(text):
+        # Danger first, and only: a guess at another article could bury the numbers.
         await send_emergency(update, context, locale)
+        return
     if len(text) > MAX_QUERY_CHARS:
         await message.reply_text(
             html.escape(_("Your message is long, so I read only its beginning."))
@@ -80,8 +81,6 @@ async def answer_question(update: Update, context: Context, text: str) -> None:
         return
     await svc.storage.count(SEARCH_ANSWERED, best.article_id)
     article = svc.kb.articles[best.article_id]
-    if in_danger and article.topic == "emergency_crisis":
-        return  # the emergency contacts were just sent
     more = [
         svc.kb.articles[h.article_id] for h in result.hits[1:3] if h.score >= svc.searcher.min_score
     ]

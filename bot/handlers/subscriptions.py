@@ -143,8 +143,10 @@ async def toggle(update: Update, context: Context) -> None:
     assert query is not None and query.data is not None
     code = query.data.removeprefix("sub:")
     user = update.effective_user
-    if code not in COUNTRIES or user is None:
-        await stale_button(update, context)
+    chat = update.effective_chat
+    private = chat is not None and chat.type == "private"
+    if code not in COUNTRIES or user is None or not private:
+        await stale_button(update, context)  # subscriptions are made in a private chat only
         return
     locale = await user_locale(update, context)
     _ = gettext_for(locale)

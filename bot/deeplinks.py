@@ -22,8 +22,9 @@ from telegram.helpers import create_deep_linked_url
 
 from knowledge.schema import LOCALES, TOPICS
 
-_CODE_OF = {locale: ("uzc" if locale == "uz_Cyrl" else locale) for locale in LOCALES}
-_LOCALE_OF = {code: locale for locale, code in _CODE_OF.items()}
+#: Locale -> its code in links and commands (``uz_Cyrl`` -> ``uzc``), and back.
+LOCALE_CODE = {locale: ("uzc" if locale == "uz_Cyrl" else locale) for locale in LOCALES}
+LOCALE_OF_CODE = {code: locale for locale, code in LOCALE_CODE.items()}
 _PAYLOAD_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -42,7 +43,7 @@ def encode(link: Link) -> str:
     Raises:
         ValueError: the payload would break Telegram's rules (over 64 characters).
     """
-    code = _CODE_OF[link.locale]
+    code = LOCALE_CODE[link.locale]
     payload = {"article": f"a_{link.key}_{code}", "topic": f"t_{link.key}_{code}"}.get(
         link.kind, f"m_{code}"
     )
@@ -58,7 +59,7 @@ def decode(payload: str, article_ids: set[str] | frozenset[str]) -> Link | None:
         return None
     kind, _, rest = payload.partition("_")
     key, _, code = rest.rpartition("_") if kind != "m" else ("", "", rest)
-    locale = _LOCALE_OF.get(code)
+    locale = LOCALE_OF_CODE.get(code)
     if locale is None:
         return None
     if kind == "m" and not key:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -155,19 +156,25 @@ class Storage:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; ``ROLLBACK`` if the body raises."""
+        await self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            await self._conn.execute("ROLLBACK")
+            raise
+        await self._conn.execute("COMMIT")
+
     async def _migrate(self) -> None:
         version = await self.schema_version()
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             statements = [s.strip() for s in script.split(";") if s.strip()]
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            async with self._transaction():
                 for statement in statements:
                     await self._conn.execute(statement)
                 await self._conn.execute(f"PRAGMA user_version = {number}")
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            await self._conn.execute("COMMIT")
 
     async def touch_user(self, telegram_id: int) -> str | None:
         """Record that the user was seen now (UTC); return their stored locale or ``None``."""
@@ -246,16 +253,11 @@ class Storage:
         """Erase everything kept about the person (``/delete``): their row in ``users``,
         their subscriptions and their rows in broadcast queues, in one transaction.
         Anonymous usage counts hold nothing about anyone and stay."""
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        async with self._transaction():
             for table in ("users", "subscriptions", "broadcast_outbox"):
                 await self._conn.execute(
                     f"DELETE FROM {table} WHERE telegram_id = ?", (telegram_id,)
                 )
-        except BaseException:
-            await self._conn.execute("ROLLBACK")
-            raise
-        await self._conn.execute("COMMIT")
 
     async def unsubscribe_all(self, telegram_id: int) -> int:
         """Remove every subscription of the person; return how many there were."""
@@ -298,8 +300,7 @@ class Storage:
         marks = ",".join("?" * len(wanted))
         known = sorted(texts)
         known_marks = ",".join("?" * len(known))
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        async with self._transaction():
             cur = await self._conn.execute(
                 "INSERT INTO broadcasts (created, admin_id, countries, texts_json, status) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -324,10 +325,6 @@ class Storage:
                 (broadcast_id, *known, default_locale, *wanted),
             )
             recipients = max(cur.rowcount, 0)
-        except BaseException:
-            await self._conn.execute("ROLLBACK")
-            raise
-        await self._conn.execute("COMMIT")
         return int(broadcast_id), recipients
 
     async def broadcast(self, broadcast_id: int) -> Broadcast | None:

@@ -8,6 +8,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackContext, CallbackQueryHandler
 
+from bot.deeplinks import LOCALE_CODE
 from bot.i18n import LOCALE_NAMES, gettext_for
 from bot.render import render_article
 from bot.services import services
@@ -47,7 +48,7 @@ def article_keyboard(
         for other in more or []
     ]
     _ = gettext_for(locale)
-    share_query = f"{'uzc' if locale == 'uz_Cyrl' else locale} {article.id}"
+    share_query = f"{LOCALE_CODE[locale]} {article.id}"
     rows.append([InlineKeyboardButton(_("↗️ Share"), switch_inline_query=share_query)])
     rows.append(home_row(locale, back=f"t:{article.topic}:{section_key}"))
     return InlineKeyboardMarkup(rows)

@@ -27,7 +27,7 @@ from bot.i18n import gettext_for
 from bot.leaflets import leaflet_pdf, qr_png, topic_leaflet_pdf
 from bot.services import services
 from bot.ui import TOPIC_TITLES, main_menu_keyboard, user_locale
-from knowledge.schema import LOCALES, TOPICS
+from knowledge.schema import TOPICS
 
 Context = CallbackContext[Any, Any, Any, Any]
 
@@ -35,8 +35,7 @@ Context = CallbackContext[Any, Any, Any, Any]
 LAST_ARTICLE = "last_article"
 
 #: Locale codes accepted as arguments (as in deep links and inline mode, plus ``uz_cyrl``).
-_LOCALE_CODES = {("uzc" if loc == "uz_Cyrl" else loc.lower()): loc for loc in LOCALES}
-_LOCALE_CODES["uz_cyrl"] = "uz_Cyrl"
+_LOCALE_CODES = {**deeplinks.LOCALE_OF_CODE, "uz_cyrl": "uz_Cyrl"}
 
 
 async def leaflet(update: Update, context: Context) -> None:

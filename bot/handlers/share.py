@@ -39,13 +39,11 @@ STARTER_ARTICLES = ("emergency-numbers", "ru-ban-check-online", "who-can-help-co
 #: At most this many cards per inline query.
 MAX_RESULTS = 5
 
-_LOCALE_CODES = {("uzc" if loc == "uz_Cyrl" else loc): loc for loc in LOCALES}
-
 
 def split_locale(query: str) -> tuple[str | None, str]:
     """``("tg", "запрет")`` for ``"tg запрет"``; ``(None, query)`` without a locale code."""
     first, _, rest = query.strip().partition(" ")
-    locale = _LOCALE_CODES.get(first.lower())
+    locale = deeplinks.LOCALE_OF_CODE.get(first.lower())
     return (locale, rest.strip()) if locale else (None, query.strip())
 
 

@@ -22,6 +22,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.broadcast import BROADCASTER_KEY, Broadcaster
+from bot.crypto import Cipher
 from bot.handlers import (
     articles,
     fallback,
@@ -109,7 +110,9 @@ async def open_services(app: SafarApp) -> None:
         return
     settings, kb, searcher = app.bot_data.pop(_PENDING)
     storage = await Storage.open(settings.db)
-    install(app.bot_data, Services(settings, storage, kb, searcher or Searcher(kb)))
+    key = settings.data_key.get_secret_value() if settings.data_key else None
+    cipher = Cipher(key)
+    install(app.bot_data, Services(settings, storage, kb, searcher or Searcher(kb), cipher))
     log.info(
         "knowledge base: %d articles; database schema %d",
         len(kb.articles),

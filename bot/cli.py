@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="poll Telegram with BOT_TOKEN")
     sub.add_parser("chat", help="offline conversation in the terminal")
+    sub.add_parser("keygen", help="print a new SAFAR_DATA_KEY")
     replay = sub.add_parser("replay", help="feed recorded updates, print Bot API calls")
     replay.add_argument("file", type=Path)
     replay.add_argument("--db", default=":memory:", help="database (default: in memory)")
@@ -66,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command == "run":
             return _run(settings)
+        if command == "keygen":
+            from bot.crypto import new_key
+
+            print(new_key())
+            return 0
         if command == "chat":
             from bot.chat import chat
 
@@ -93,6 +99,13 @@ def _run(settings: Settings) -> int:
     if not settings.token:
         print(
             "safar: BOT_TOKEN is not set; use 'python -m bot chat' to try Safar offline.",
+            file=sys.stderr,
+        )
+        return 2
+    if not settings.data_key:
+        print(
+            "safar: SAFAR_DATA_KEY is not set; make one with 'python -m bot keygen' and keep it"
+            " safe (personal data is encrypted with it).",
             file=sys.stderr,
         )
         return 2

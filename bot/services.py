@@ -7,6 +7,7 @@ from typing import Any
 
 from telegram.ext import CallbackContext
 
+from bot.crypto import Cipher
 from bot.settings import Settings
 from bot.storage import Storage
 from knowledge.loader import KnowledgeBase
@@ -23,6 +24,8 @@ class Services:
     storage: Storage
     kb: KnowledgeBase
     searcher: Searcher
+    #: Encrypts personal data at rest (see :mod:`bot.crypto`).
+    cipher: Cipher
 
 
 def install(bot_data: dict[Any, Any], services: Services) -> None:

@@ -8,6 +8,7 @@
 | SAFAR_LOG_LEVEL     | DEBUG, INFO, WARNING, ERROR                        | INFO         |
 | SAFAR_KB_DIR        | folder of the knowledge-base articles              | built in     |
 | SAFAR_ADMINS        | Telegram user ids allowed to /broadcast, e.g. 1,2  | (nobody)     |
+| SAFAR_DATA_KEY      | key for personal data at rest; required by run     | (none)       |
 """
 
 from __future__ import annotations
@@ -44,6 +45,22 @@ class Settings(BaseSettings):
     admins: Annotated[frozenset[int], NoDecode] = Field(
         default=frozenset(), validation_alias="SAFAR_ADMINS"
     )
+
+    #: Fernet key for personal data at rest (see :mod:`bot.crypto`).
+    data_key: SecretStr | None = Field(default=None, validation_alias="SAFAR_DATA_KEY")
+
+    @field_validator("data_key", mode="before")
+    @classmethod
+    def _check_data_key(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        from cryptography.fernet import Fernet
+
+        try:
+            Fernet(str(value).strip())
+        except (ValueError, TypeError):
+            raise ValueError("is not a key from `python -m bot keygen`") from None
+        return str(value).strip()
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -107,6 +124,7 @@ _ALIASES = {
     "log_level": "SAFAR_LOG_LEVEL",
     "kb_dir": "SAFAR_KB_DIR",
     "admins": "SAFAR_ADMINS",
+    "data_key": "SAFAR_DATA_KEY",
 }
 
 

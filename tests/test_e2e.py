@@ -18,6 +18,8 @@ from knowledge.loader import KnowledgeBase
 from tests.botapi_stub import BotAPIStub, Call
 
 ROOT = Path(__file__).resolve().parent.parent
+#: A fixed test key for personal data at rest (never used outside tests).
+TEST_DATA_KEY = "dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LTEyMzQ="
 
 
 @pytest.fixture
@@ -33,6 +35,7 @@ async def bot_process(
     env = {
         **os.environ,
         "BOT_TOKEN": stub.token,
+        "SAFAR_DATA_KEY": TEST_DATA_KEY,
         "SAFAR_BOT_API_URL": stub.root,
         "SAFAR_DB": str(tmp_path / "e2e.db"),
     }
@@ -132,6 +135,7 @@ async def test_a_rejected_token_stops_with_one_line_and_never_prints_it(
     env = {
         **os.environ,
         "BOT_TOKEN": token,
+        "SAFAR_DATA_KEY": TEST_DATA_KEY,
         "SAFAR_BOT_API_URL": stub.root,
         "SAFAR_DB": str(tmp_path / "x.db"),
         "SAFAR_LOG_LEVEL": "DEBUG",
@@ -192,6 +196,7 @@ async def test_an_unreachable_bot_api_is_reported_not_silent(tmp_path: Path) -> 
     env = {
         **os.environ,
         "BOT_TOKEN": token,
+        "SAFAR_DATA_KEY": TEST_DATA_KEY,
         "SAFAR_BOT_API_URL": f"http://127.0.0.1:{port}",
         "SAFAR_DB": str(tmp_path / "x.db"),
     }

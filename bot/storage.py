@@ -8,10 +8,11 @@ administrator's texts) with their outbox, one row per recipient (see :mod:`bot.b
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -67,6 +68,76 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX broadcast_outbox_due ON broadcast_outbox (state, next_try_at);
     CREATE INDEX broadcast_outbox_queue ON broadcast_outbox (state, broadcast_id, telegram_id);
     """,
+    # 3: dialog states (integrator) and 4: reminders (estimator): placeholders, replaced by
+    # their scripts when those land (PROTOCOL.md numbers them so).
+    "",
+    "",
+    # 5: consent-based referrals (bot/cases.py, bot/delivery.py). Personal data lives only in
+    # the ``sealed`` columns (Fernet tokens, bot/crypto.py); ``person`` is a keyed hash of
+    # the person's Telegram id (Cipher.pseudonym), so /delete finds their rows although the
+    # id is not stored readable. ``*_at`` columns are ISO 8601 UTC text; ``next_try_at`` and
+    # ``sent_ts`` are Unix seconds (UTC, REAL). Need codes, urgency, country (ISO code) and
+    # ISO week stay readable: the anonymous export counts them.
+    """
+    CREATE TABLE consents (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        person          TEXT,
+        organisation_id TEXT NOT NULL,
+        version         TEXT NOT NULL,
+        scope           TEXT NOT NULL,
+        given_at        TEXT NOT NULL,
+        withdrawn_at    TEXT
+    );
+    CREATE INDEX consents_person ON consents (person);
+    CREATE TABLE cases (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        person          TEXT,
+        consent_id      INTEGER NOT NULL REFERENCES consents (id),
+        organisation_id TEXT NOT NULL,
+        locale          TEXT NOT NULL,
+        urgency         TEXT NOT NULL,
+        needs           TEXT NOT NULL,
+        country         TEXT,
+        week            TEXT NOT NULL,
+        sealed          BLOB,
+        state           TEXT NOT NULL DEFAULT 'open',
+        claimed_by      INTEGER,
+        claimed_org     TEXT,
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL,
+        escalated_at    TEXT,
+        anonymised_at   TEXT
+    );
+    CREATE INDEX cases_person ON cases (person);
+    CREATE INDEX cases_state ON cases (state, urgency, created_at);
+    CREATE INDEX cases_claimed ON cases (claimed_by, state);
+    CREATE TABLE case_events (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id         INTEGER NOT NULL REFERENCES cases (id),
+        at              TEXT NOT NULL,
+        event           TEXT NOT NULL,
+        actor_kind      TEXT NOT NULL,
+        actor_id        INTEGER,
+        organisation_id TEXT
+    );
+    CREATE INDEX case_events_case ON case_events (case_id, id);
+    CREATE TABLE referral_outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id         INTEGER NOT NULL REFERENCES cases (id),
+        kind            TEXT NOT NULL,
+        target          TEXT NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'pending',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_try_at     REAL NOT NULL DEFAULT 0,
+        in_doubt        INTEGER NOT NULL DEFAULT 0,
+        created_at      TEXT NOT NULL,
+        sent_ts         REAL,
+        chat_id         INTEGER,
+        message_id      INTEGER,
+        UNIQUE (case_id, kind, target)
+    );
+    CREATE INDEX referral_outbox_due ON referral_outbox (state, next_try_at);
+    """,
 )
 
 #: Usage-count kinds.
@@ -116,6 +187,9 @@ class Storage:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        # One connection is shared by every coroutine: transactions take turns, or a
+        # second BEGIN would fail inside the first.
+        self._tx_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path | str) -> Storage:
@@ -156,16 +230,30 @@ class Storage:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        """The connection, for modules that keep their own tables (e.g. :mod:`bot.cases`).
+
+        It runs in autocommit mode: wrap related writes in :meth:`transaction`.
+        """
+        return self._conn
+
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """``async with storage.transaction():`` ``BEGIN IMMEDIATE`` ... ``COMMIT``, or
+        ``ROLLBACK`` if the body raises. Not re-entrant."""
+        return self._transaction()
+
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``; ``ROLLBACK`` if the body raises."""
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            await self._conn.execute("ROLLBACK")
-            raise
-        await self._conn.execute("COMMIT")
+        async with self._tx_lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
 
     async def _migrate(self) -> None:
         version = await self.schema_version()

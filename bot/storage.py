@@ -68,9 +68,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX broadcast_outbox_due ON broadcast_outbox (state, next_try_at);
     CREATE INDEX broadcast_outbox_queue ON broadcast_outbox (state, broadcast_id, telegram_id);
     """,
-    # 3: dialog states (integrator) and 4: reminders (estimator): placeholders, replaced by
-    # their scripts when those land (PROTOCOL.md numbers them so).
-    "",
+    # 3: guided dialogs (see bot/handlers/dialogs.py). ``state`` is the dialog's answers as
+    # JSON encrypted with bot/crypto.py; ``active`` is 1 for the dialog the person is in
+    # (at most one), 0 for a finished one kept for follow-ups (reminders, referrals).
+    """
+    CREATE TABLE dialog_states (
+        telegram_id INTEGER NOT NULL,
+        name        TEXT NOT NULL,
+        state       BLOB NOT NULL,
+        active      INTEGER NOT NULL,
+        updated     TEXT NOT NULL,
+        PRIMARY KEY (telegram_id, name)
+    );
+    CREATE INDEX dialog_states_active ON dialog_states (telegram_id, active);
+    """,
+    # 4: reminders (estimator): a placeholder, replaced by its script when that lands
+    # (PROTOCOL.md numbers the migrations so).
     "",
     # 5: consent-based referrals (bot/cases.py, bot/delivery.py). Personal data lives only in
     # the ``sealed`` columns (Fernet tokens, bot/crypto.py); ``person`` is a keyed hash of
@@ -339,13 +352,61 @@ class Storage:
 
     async def delete_person(self, telegram_id: int) -> None:
         """Erase everything kept about the person (``/delete``): their row in ``users``,
-        their subscriptions and their rows in broadcast queues, in one transaction.
+        their subscriptions, their rows in broadcast queues and their dialogs, in one
+        transaction.
         Anonymous usage counts hold nothing about anyone and stay."""
         async with self._transaction():
-            for table in ("users", "subscriptions", "broadcast_outbox"):
+            for table in ("users", "subscriptions", "broadcast_outbox", "dialog_states"):
                 await self._conn.execute(
                     f"DELETE FROM {table} WHERE telegram_id = ?", (telegram_id,)
                 )
+
+    async def save_dialog(self, telegram_id: int, name: str, state: bytes, active: bool) -> None:
+        """Store the person's dialog *name* (*state*: encrypted answers). An active dialog
+        ends any other active one of the same person (one dialog at a time)."""
+        async with self._transaction():
+            if active:
+                await self._conn.execute(
+                    "UPDATE dialog_states SET active = 0 WHERE telegram_id = ? AND name != ?",
+                    (telegram_id, name),
+                )
+            await self._conn.execute(
+                "INSERT INTO dialog_states (telegram_id, name, state, active, updated) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (telegram_id, name) DO UPDATE SET "
+                "state = excluded.state, active = excluded.active, updated = excluded.updated",
+                (telegram_id, name, state, int(active), _now()),
+            )
+
+    async def active_dialog(self, telegram_id: int) -> tuple[str, bytes] | None:
+        """The person's active dialog as (name, encrypted state), or ``None``."""
+        async with self._conn.execute(
+            "SELECT name, state FROM dialog_states WHERE telegram_id = ? AND active = 1",
+            (telegram_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return (str(row[0]), bytes(row[1])) if row else None
+
+    async def dialog_state(self, telegram_id: int, name: str) -> tuple[bytes, bool] | None:
+        """The person's stored dialog *name* as (encrypted state, active), or ``None``."""
+        async with self._conn.execute(
+            "SELECT state, active FROM dialog_states WHERE telegram_id = ? AND name = ?",
+            (telegram_id, name),
+        ) as cur:
+            row = await cur.fetchone()
+        return (bytes(row[0]), bool(row[1])) if row else None
+
+    async def end_dialog(self, telegram_id: int, name: str, keep: bool) -> None:
+        """End the person's dialog *name*: keep its answers (inactive) or erase them."""
+        if keep:
+            await self._conn.execute(
+                "UPDATE dialog_states SET active = 0 WHERE telegram_id = ? AND name = ?",
+                (telegram_id, name),
+            )
+        else:
+            await self._conn.execute(
+                "DELETE FROM dialog_states WHERE telegram_id = ? AND name = ?",
+                (telegram_id, name),
+            )
 
     async def unsubscribe_all(self, telegram_id: int) -> int:
         """Remove every subscription of the person; return how many there were."""

@@ -1,9 +1,11 @@
-"""Abuse guards that run before every feature handler (handler group -1).
+"""Abuse guards that run before every feature handler (handler group :data:`GROUP`).
 
-:func:`guard` is registered with ``TypeHandler(Update, guard)`` in group ``-1``, so PTB runs
-it first for every update; raising ``ApplicationHandlerStop`` there stops the update before
-any feature handler (group 0) sees it. It never touches storage, so it stays cheap when
-someone floods the bot, and keeps working when storage fails.
+:func:`guard` is registered with ``TypeHandler(Update, guard)`` in group :data:`GROUP`
+(-100, alone: PTB runs one handler per group, lowest group first), so PTB runs it first
+for every update; raising ``ApplicationHandlerStop`` there stops the update before any
+other handler (the dialogs' group -1, the features' group 0) sees it. It never touches
+storage, so it stays cheap when someone floods the bot, and keeps working when storage
+fails.
 
 **Flood control (per person).** Every update with a sender counts against that person:
 at most :data:`FLOOD_LIMIT` updates in any :data:`FLOOD_WINDOW` seconds. The update that
@@ -45,6 +47,9 @@ from bot.ui import answer, cached_locale
 log = logging.getLogger(__name__)
 
 Context = CallbackContext[Any, Any, Any, Any]
+
+#: The handler group of :func:`guard`: before every other group, and alone in it.
+GROUP = -100
 
 #: bot_data key of the application's :class:`FloodControl`.
 FLOOD_KEY = "safar_flood"

@@ -115,6 +115,10 @@ def _keep_log_scan() -> None:
         root.addHandler(LOG_SCAN)
 
 
+#: A fixed key for personal data at rest in tests (so that a "restart" can read it back).
+TEST_DATA_KEY = "dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LTEyMzQ="
+
+
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
     """The real knowledge base, loaded once."""
@@ -244,7 +248,7 @@ class make_harness:
         searcher: Searcher | None = None,
         flood_control: bool = False,
     ) -> None:
-        self.settings = Settings(SAFAR_DB=db)  # type: ignore[call-arg]
+        self.settings = Settings(SAFAR_DB=db, SAFAR_DATA_KEY=TEST_DATA_KEY)  # type: ignore[call-arg]
         self.request = RecordingRequest()
         self.app = build_application(self.settings, kb=kb, request=self.request, searcher=searcher)
         if not flood_control:  # tests press buttons faster than people: no flood limits

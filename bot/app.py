@@ -25,6 +25,7 @@ from bot.broadcast import BROADCASTER_KEY, Broadcaster
 from bot.crypto import Cipher
 from bot.handlers import (
     articles,
+    dialogs,
     fallback,
     leaflets,
     menu,
@@ -97,7 +98,10 @@ def build_application(
     # A button press without data would match every pattern handler (PTB treats missing
     # data as "no pattern to check"): catch it first. The pattern is False for any data.
     app.add_handler(CallbackQueryHandler(stale_button, pattern=lambda _data: False))
-    features = (start, menu, articles, search, share, leaflets, subscriptions, privacy)
+    # Group -1 sees text and commands first: a dialog waiting for a typed answer takes it
+    # before search does (and stops it); a command leaves an active dialog.
+    app.add_handlers(dialogs.EARLY_HANDLERS, group=-1)
+    features = (start, menu, articles, dialogs, search, share, leaflets, subscriptions, privacy)
     for module in (*features, fallback):  # fallback last: it takes what nothing else did
         app.add_handlers(module.HANDLERS)
     app.add_error_handler(on_error)

@@ -20,6 +20,9 @@ from knowledge.search import Searcher
 
 FIXTURES = Path(__file__).with_name("fixtures")
 
+#: A fixed key for personal data at rest in tests (so that a "restart" can read it back).
+TEST_DATA_KEY = "dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LTEyMzQ="
+
 
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
@@ -143,7 +146,7 @@ class make_harness:
     """``async with make_harness(db, kb) as h``: start; on exit, shut down cleanly."""
 
     def __init__(self, db: Path, kb: KnowledgeBase, searcher: Searcher | None = None) -> None:
-        self.settings = Settings(SAFAR_DB=db)  # type: ignore[call-arg]
+        self.settings = Settings(SAFAR_DB=db, SAFAR_DATA_KEY=TEST_DATA_KEY)  # type: ignore[call-arg]
         self.request = RecordingRequest()
         self.app = build_application(self.settings, kb=kb, request=self.request, searcher=searcher)
 

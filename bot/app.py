@@ -25,6 +25,7 @@ from bot.broadcast import BROADCASTER_KEY, Broadcaster
 from bot.crypto import Cipher
 from bot.handlers import (
     articles,
+    checks,
     dialogs,
     fallback,
     leaflets,
@@ -101,7 +102,18 @@ def build_application(
     # Group -1 sees text and commands first: a dialog waiting for a typed answer takes it
     # before search does (and stops it); a command leaves an active dialog.
     app.add_handlers(dialogs.EARLY_HANDLERS, group=-1)
-    features = (start, menu, articles, dialogs, search, share, leaflets, subscriptions, privacy)
+    features = (
+        start,
+        menu,
+        articles,
+        dialogs,
+        checks,
+        search,
+        share,
+        leaflets,
+        subscriptions,
+        privacy,
+    )
     for module in (*features, fallback):  # fallback last: it takes what nothing else did
         app.add_handlers(module.HANDLERS)
     app.add_error_handler(on_error)

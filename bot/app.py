@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import BotCommand, LinkPreviewOptions
+from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
@@ -18,9 +18,11 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     Defaults,
+    TypeHandler,
 )
 from telegram.request import BaseRequest
 
+from bot import guard
 from bot.broadcast import BROADCASTER_KEY, Broadcaster
 from bot.crypto import Cipher
 from bot.delivery import DELIVERY_KEY, Delivery
@@ -97,6 +99,10 @@ def build_application(
         builder = builder.request(request).get_updates_request(request)
     app: SafarApp = builder.build()
     app.bot_data[_PENDING] = (settings, kb, searcher)
+    # Flood control and input limits run first, for every update (see bot.guard); a group
+    # of their own, as only one handler per group runs.
+    guard.install(app.bot_data)
+    app.add_handler(TypeHandler(Update, guard.guard), group=guard.GROUP)
     # A button press without data would match every pattern handler (PTB treats missing
     # data as "no pattern to check"): catch it first. The pattern is False for any data.
     app.add_handler(CallbackQueryHandler(stale_button, pattern=lambda _data: False))

@@ -2,10 +2,10 @@
 
 * Every formatted line (message and traceback) has each secret replaced by ``<redacted>``:
   python-telegram-bot puts the token in Bot API URLs and in ``InvalidToken`` messages.
-* Libraries that log request URLs or whole updates (which hold people's messages and
-  names) are capped: ``httpx``/``httpcore`` at WARNING, ``telegram``/``apscheduler`` and
-  ``aiosqlite`` (it logs SQL parameters, such as Telegram ids) at INFO, whatever
-  ``SAFAR_LOG_LEVEL`` says. DEBUG applies to Safar's own loggers only.
+* Libraries that log request URLs, whole updates (which hold people's messages and
+  names) or SQL parameters (Telegram ids) are capped: ``httpx``/``httpcore`` at WARNING,
+  ``telegram``/``apscheduler``/``aiosqlite`` at INFO, whatever ``SAFAR_LOG_LEVEL`` says.
+  DEBUG applies to Safar's own loggers only.
 """
 
 from __future__ import annotations

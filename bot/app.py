@@ -29,6 +29,7 @@ from bot.delivery import DELIVERY_KEY, Delivery
 from bot.handlers import (
     articles,
     caseworkers,
+    checks,
     dialogs,
     fallback,
     leaflets,
@@ -114,6 +115,7 @@ def build_application(
         menu,
         articles,
         dialogs,
+        checks,
         search,
         share,
         leaflets,

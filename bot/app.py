@@ -25,8 +25,10 @@ from telegram.request import BaseRequest
 from bot import guard
 from bot.broadcast import BROADCASTER_KEY, Broadcaster
 from bot.crypto import Cipher
+from bot.delivery import DELIVERY_KEY, Delivery
 from bot.handlers import (
     articles,
+    caseworkers,
     checks,
     dialogs,
     fallback,
@@ -119,6 +121,7 @@ def build_application(
         leaflets,
         subscriptions,
         privacy,
+        caseworkers,
     )
     for module in (*features, fallback):  # fallback last: it takes what nothing else did
         app.add_handlers(module.HANDLERS)
@@ -144,6 +147,9 @@ async def open_services(app: SafarApp) -> None:
         broadcaster = Broadcaster(storage, app.bot)
         await broadcaster.start()
         app.bot_data[BROADCASTER_KEY] = broadcaster
+        delivery = Delivery(storage, cipher, app.bot, settings)
+        await delivery.start()
+        app.bot_data[DELIVERY_KEY] = delivery
 
 
 async def _open_and_publish(app: SafarApp) -> None:
@@ -164,7 +170,11 @@ async def set_commands(app: SafarApp) -> None:
 
 
 async def close_services(app: SafarApp) -> None:
-    """Stop the broadcast workers (letting sends in flight finish), then close storage."""
+    """Stop the referral and broadcast workers (letting sends in flight finish), then close
+    storage."""
+    delivery = app.bot_data.pop(DELIVERY_KEY, None)
+    if isinstance(delivery, Delivery):
+        await delivery.stop()
     broadcaster = app.bot_data.pop(BROADCASTER_KEY, None)
     if isinstance(broadcaster, Broadcaster):
         await broadcaster.stop()

@@ -165,7 +165,7 @@ class Ban:
             "confirmed": r.confirmed,
             "effective_from": r.effective_from.isoformat() if r.effective_from else None,
             "effective_to": r.effective_to.isoformat() if r.effective_to else None,
-            "sources": [s.url or s.title for s in r.sources],
+            "sources": [s.url for s in r.sources],
         }
 
 

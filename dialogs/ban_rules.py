@@ -21,6 +21,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from dialogs.sources import Source
+
 #: The rules file shipped with the package.
 RULES_FILE = Path(__file__).with_name("data") / "ban_rules.yaml"
 
@@ -105,14 +107,6 @@ class Condition(_Strict):
     window_years: int | None = Field(default=None, ge=1)
 
 
-class Source(_Strict):
-    """Where the rule comes from, and the day we checked it."""
-
-    title: str
-    url: str | None = None
-    checked: dt.date
-
-
 class Rule(_Strict):
     """One ground for an entry ban in one country, in force between two dates."""
 
@@ -130,7 +124,7 @@ class Rule(_Strict):
     effective_to: dt.date | None = None
     effective_note: str = ""
     confidence: Confidence
-    note: str = ""
+    remark: str = ""
     sources: tuple[Source, ...] = Field(min_length=1)
 
     @property

@@ -9,6 +9,12 @@
 | SAFAR_KB_DIR        | folder of the knowledge-base articles              | built in     |
 | SAFAR_ADMINS        | Telegram user ids allowed to /broadcast, e.g. 1,2  | (nobody)     |
 | SAFAR_DATA_KEY      | key for personal data at rest; required by run     | (none)       |
+| SAFAR_ORG_CHATS     | JSON: organisation id -> Telegram chat id that     | {} (nobody)  |
+|                     | receives its referrals, e.g. {"org-id": -100123}   |              |
+| SAFAR_CASEWORKERS   | JSON: organisation id -> Telegram user ids of its  | {} (nobody)  |
+|                     | caseworkers, e.g. {"org-id": [111, 222]}           |              |
+
+Organisation ids are those of ``knowledge/data/services.yaml``.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
+import pydantic_settings
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -44,6 +51,13 @@ class Settings(BaseSettings):
     #: Telegram user ids of the administrators (may start broadcasts).
     admins: Annotated[frozenset[int], NoDecode] = Field(
         default=frozenset(), validation_alias="SAFAR_ADMINS"
+    )
+
+    #: Organisation id -> the Telegram chat that receives its referrals (set at deployment).
+    org_chats: dict[str, int] = Field(default_factory=dict, validation_alias="SAFAR_ORG_CHATS")
+    #: Organisation id -> Telegram user ids allowed to act on its cases.
+    caseworkers: dict[str, frozenset[int]] = Field(
+        default_factory=dict, validation_alias="SAFAR_CASEWORKERS"
     )
 
     #: Fernet key for personal data at rest (see :mod:`bot.crypto`).
@@ -106,6 +120,14 @@ class Settings(BaseSettings):
             raise ValueError("must be Telegram user ids (digits) separated by commas")
         return frozenset(int(part) for part in parts)
 
+    @field_validator("org_chats", "caseworkers")
+    @classmethod
+    def _check_org_ids(cls, value: dict[str, object]) -> dict[str, object]:
+        bad = [key for key in value if not re.fullmatch(r"[a-z0-9-]{2,40}", key)]
+        if bad:
+            raise ValueError(f"organisation ids must be lower-case letters, digits, '-': {bad}")
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -125,6 +147,8 @@ _ALIASES = {
     "kb_dir": "SAFAR_KB_DIR",
     "admins": "SAFAR_ADMINS",
     "data_key": "SAFAR_DATA_KEY",
+    "org_chats": "SAFAR_ORG_CHATS",
+    "caseworkers": "SAFAR_CASEWORKERS",
 }
 
 
@@ -137,6 +161,10 @@ def load_settings() -> Settings:
     """
     try:
         return Settings()
+    except pydantic_settings.SettingsError as exc:  # a JSON setting that is not JSON
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = _ALIASES.get(found[1], found[1]) if found else "a setting"
+        raise SettingsError(f"{name}: is not valid JSON") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = str(err["loc"][0]) if err["loc"] else "?"

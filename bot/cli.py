@@ -10,6 +10,8 @@
 * ``eval-risk FILE.jsonl [--json]``: score the free-text danger detection (lines with
   ``text``, ``lang``, ``risk``): recall and precision per level, crisis and high recall per
   language.
+* ``export-cases [--format json|csv] [--out FILE] [--min-count N]``: anonymous counts of
+  referral cases by ISO week, country, urgency and need, for reports to donors.
 * ``leaflet ID LOCALE OUT.pdf [--qr OUT.png] [--bot USERNAME]``: render the printable
   leaflet of an article (or a topic) in a locale, and optionally its QR code.
 """
@@ -48,6 +50,17 @@ def _parser() -> argparse.ArgumentParser:
     risk = sub.add_parser("eval-risk", help="score danger detection on a labelled set")
     risk.add_argument("file", type=Path)
     risk.add_argument("--json", action="store_true", help="print one JSON object")
+    export = sub.add_parser(
+        "export-cases", help="anonymous referral counts by need, urgency, country and week"
+    )
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument("--out", type=Path, help="write to this file (default: standard output)")
+    export.add_argument(
+        "--min-count",
+        type=int,
+        default=1,
+        help="leave out rows with fewer cases than this (small cells; default 1: none)",
+    )
     leaflet = sub.add_parser("leaflet", help="render a printable leaflet (PDF)")
     leaflet.add_argument("key", metavar="ID", help="article id or topic (e.g. ban_check)")
     leaflet.add_argument("locale", help="ky, tg, ru, uz or uz_Cyrl")
@@ -92,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             return _eval_search(settings.kb_dir, args.file, args.json)
         if command == "eval-risk":
             return _eval_risk(args.file, args.json)
+        if command == "export-cases":
+            return asyncio.run(_export_cases(settings, args.format, args.out, args.min_count))
         if command == "leaflet":
             return _leaflet(settings.kb_dir, args.key, args.locale, args.out, args.qr, args.bot)
     except KnowledgeBaseError as exc:
@@ -203,6 +218,48 @@ def _eval_risk(path: Path, as_json: bool) -> int:
 
     result = evaluate_risk(read_risk_lines(path), lambda text: assess(text).level)
     print(json.dumps(result.as_dict(), ensure_ascii=False) if as_json else result.table())
+    return 0
+
+
+async def _export_cases(settings: Settings, fmt: str, out: Path | None, min_count: int) -> int:
+    """Anonymous counts of referral cases (no key needed: nothing personal is read).
+
+    JSON: ``{"generated_at", "totals": {...}, "rows": [{"week", "country", "urgency",
+    "need", "cases"}], "left_out_rows"}``; CSV: the rows, with a header line.
+    """
+    import csv
+    import datetime as dt
+    import io
+
+    from bot import cases
+    from bot.storage import Storage
+
+    if str(settings.db) != ":memory:" and not Path(settings.db).exists():
+        print(f"safar: no database at {settings.db}", file=sys.stderr)
+        return 2
+    async with await Storage.open(settings.db) as storage:
+        rows = await cases.export_counts(storage)
+        totals = await cases.export_totals(storage)
+    kept = [row for row in rows if row["cases"] >= min_count]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["week", "country", "urgency", "need", "cases"])
+        writer.writeheader()
+        writer.writerows(kept)
+        text = buffer.getvalue()
+    else:
+        report = {
+            "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "totals": totals,
+            "rows": kept,
+            "left_out_rows": len(rows) - len(kept),
+        }
+        text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        print(f"{out}: {len(kept)} row(s), {totals['cases']} case(s)")
     return 0
 
 

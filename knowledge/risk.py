@@ -17,6 +17,7 @@ the matching rules explained at its top).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Iterable, Sequence
@@ -195,12 +196,14 @@ class _Words:
         self.prefixes: dict[str, list[int]] = {}
         self.whole: dict[str, list[int]] = {}
         self.fuzzy: dict[str, set[int]] = {}
+        longest, fuzzy_lengths = _stem_lengths()
         for i, word in enumerate(self.words):
             self.whole.setdefault(word, []).append(i)
-            for end in range(1, len(word) + 1):
+            # Only prefixes as long as some stem (+1 for a typo): linear in the text.
+            for end in range(1, min(len(word), longest + 1) + 1):
                 prefix = word[:end]
                 self.prefixes.setdefault(prefix, []).append(i)
-                if end >= FUZZY - 1:
+                if end in fuzzy_lengths:
                     for variant in _deletions(prefix) | {prefix}:
                         self.fuzzy.setdefault(variant, set()).add(i)
 
@@ -214,7 +217,7 @@ class _Words:
         hits: set[int] = set()
         for variant in _variants(stem.text):
             hits |= self.fuzzy.get(variant, set())
-        return sorted(hits)
+        return sorted(hits)  # positions, ascending (as the exact lists are)
 
     def matches(self, phrase: Phrase) -> bool:
         """Each stem matches a different word; all of them within ``len + WINDOW`` words."""
@@ -233,25 +236,42 @@ class _Words:
 
 
 @cache
+def _stem_lengths() -> tuple[int, frozenset[int]]:
+    """The longest stem, and the prefix lengths a typo-tolerant stem can meet (its length,
+    one less or one more)."""
+    stems = [s for kind in _kinds() for p in (*kind.phrases, *kind.unless) for s in p]
+    fuzzy = {len(s.text) + d for s in stems if len(s.text) >= FUZZY for d in (-1, 0, 1)}
+    return max((len(s.text) for s in stems), default=0), frozenset(fuzzy)
+
+
+@cache
 def _variants(stem: str) -> frozenset[str]:
     return frozenset(_deletions(stem) | {stem})
 
 
 def _fits(options: list[list[int]], span: int) -> bool:
-    """Pick one distinct position from each list so that all lie within *span* words."""
-
-    def pick(i: int, used: tuple[int, ...]) -> bool:
-        if i == len(options):
+    """Pick one distinct position from each list (each sorted) so that all lie within
+    *span* words. Each anchor position of the first list looks only at the positions of
+    the others inside its window, so long texts stay fast."""
+    first, rest = options[0], options[1:]
+    for anchor in first:
+        low, high = anchor - span + 1, anchor + span - 1
+        near = [o[bisect.bisect_left(o, low) : bisect.bisect_right(o, high)] for o in rest]
+        if all(near) and _pick(near, (anchor,), span):
             return True
-        for pos in options[i]:
-            if pos in used:
-                continue
-            low, high = min((*used, pos)), max((*used, pos))
-            if high - low < span and pick(i + 1, (*used, pos)):
-                return True
-        return False
+    return False
 
-    return pick(0, ())
+
+def _pick(options: list[list[int]], used: tuple[int, ...], span: int) -> bool:
+    if not options:
+        return True
+    for pos in options[0]:
+        if pos in used:
+            continue
+        chosen = (*used, pos)
+        if max(chosen) - min(chosen) < span and _pick(options[1:], chosen, span):
+            return True
+    return False
 
 
 def assess(text: str) -> RiskAssessment:

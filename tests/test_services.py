@@ -1,11 +1,10 @@
 """The service directory: every organisation is valid and sourced; routing picks by place,
-need and language, with a fallback; emergency numbers per country; deployment settings."""
+need and language, with a fallback; emergency numbers per country."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.settings import SettingsError, load_settings
 from knowledge.schema import LOCALES
 from knowledge.services import COUNTRIES, NEEDS, directory, emergency_contacts, route
 
@@ -67,22 +66,3 @@ def test_only_reachable_organisations_are_chosen() -> None:
 def test_every_need_is_served_somewhere_in_every_country_or_by_the_fallback(need: str) -> None:
     for country in COUNTRIES:
         assert need in route(country, None, [need], "ru").services
-
-
-def test_organisation_chats_and_caseworkers_come_from_json_settings(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("SAFAR_ORG_CHATS", '{"civic-assistance-moscow": -100123}')
-    monkeypatch.setenv("SAFAR_CASEWORKERS", '{"civic-assistance-moscow": [11, 22]}')
-    settings = load_settings()
-    assert settings.org_chats == {"civic-assistance-moscow": -100123}
-    assert settings.caseworkers == {"civic-assistance-moscow": frozenset({11, 22})}
-
-
-@pytest.mark.parametrize("value", ["not json", '{"Bad Id": 1}', '{"org": "chat"}'])
-def test_a_bad_organisation_setting_names_the_variable(
-    monkeypatch: pytest.MonkeyPatch, value: str
-) -> None:
-    monkeypatch.setenv("SAFAR_ORG_CHATS", value)
-    with pytest.raises(SettingsError, match="SAFAR_ORG_CHATS"):
-        load_settings()

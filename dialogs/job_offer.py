@@ -197,8 +197,9 @@ def load_flags() -> FlagsFile:
 
 @dataclass(frozen=True)
 class OfferResult:
-    """The flags found (ids, in file order), the question keys left open (unknown or
-    skipped, in question order), and whether any flag is a sign of trafficking."""
+    """The flags found (ids: signs of trafficking, then serious ones, then points to check),
+    the question keys left open (unknown or skipped, in question order), and whether any
+    flag is a sign of trafficking."""
 
     flags: tuple[str, ...]
     open_questions: tuple[str, ...]
@@ -212,7 +213,11 @@ def evaluate(answers: Mapping[str, Answer], data: FlagsFile | None = None) -> Of
     neither flags nor open questions.
     """
     data = data or load_flags()
-    found = [f for f in data.flags if f.matches(answers)]
+    # Signs of trafficking first, then serious flags, then points to check (file order within).
+    found = sorted(
+        (f for f in data.flags if f.matches(answers)),
+        key=lambda f: (not f.trafficking, f.severity != "high"),
+    )
     open_keys = tuple(
         key
         for key in BY_KEY

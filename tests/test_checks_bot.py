@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.i18n import gettext_for
+from dialogs.job_offer import JobOffer, OfferResult
+from dialogs.official_check import CheckResult, OfficialCheck
+from knowledge.loader import KnowledgeBase
 from tests.conftest import Harness, buttons, texts
 
 
@@ -82,3 +85,17 @@ async def test_back_and_leave_work(harness: Harness) -> None:
     # The dialog has ended: its old buttons are stale and typed text is a question again.
     calls = await harness.press("dq:offer:0:1")
     assert _("This button is out of date. Here is the menu.") in _callback_answers(calls)
+
+
+def test_every_article_a_result_links_exists(kb: KnowledgeBase) -> None:
+    # The adapter silently drops a button to a missing article: catch a renamed one here.
+    actions = [
+        *JobOffer.actions(OfferResult((), (), trafficking=True)),
+        *JobOffer.actions(OfferResult((), (), trafficking=False)),
+    ]
+    for which in ("ru_ban", "ru_registry", "kz"):
+        for outcome in ("none", "found", None):
+            actions += OfficialCheck().actions(CheckResult(which, None, outcome))
+    linked = {a.arg for a in actions if a.kind == "article"}
+    assert len(linked) == 6
+    assert all(kb.get(article_id) is not None for article_id in linked)

@@ -155,9 +155,9 @@ def test_every_question_can_be_skipped_and_a_forged_answer_is_refused() -> None:
     assert state.question is not None and state.question.key == "recruiter"
 
 
-def test_evaluate_is_a_pure_function_of_plain_answers() -> None:
-    result = evaluate({"passport": "employer", "wage": "high"})
-    assert result.flags == ("passport_kept", "wage_too_good")
+def test_evaluate_is_a_pure_function_of_plain_answers_most_serious_first() -> None:
+    result = evaluate({"ticket": "deducted", "wage": "high", "passport": "employer"})
+    assert result.flags == ("passport_kept", "wage_too_good", "ticket_deducted")
     assert result.trafficking is True
 
 

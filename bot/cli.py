@@ -11,6 +11,9 @@
   referral cases by ISO week, country, urgency and need, for reports to donors.
 * ``leaflet ID LOCALE OUT.pdf [--qr OUT.png] [--bot USERNAME]``: render the printable
   leaflet of an article (or a topic) in a locale, and optionally its QR code.
+* ``estimate-ban [--json]``: read one JSON object (country, as_of, events) on standard input
+  and print the ban estimate (JSON with ``--json``, else one line a ban). See
+  docs/estimate-ban.md.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     leaflet.add_argument("out", type=Path, help="PDF file to write")
     leaflet.add_argument("--qr", type=Path, help="also write the QR code as this PNG file")
     leaflet.add_argument("--bot", default="safar_bot", help="bot username for the deep link")
+    est = sub.add_parser("estimate-ban", help="estimate entry bans from JSON on stdin")
+    est.add_argument("--json", action="store_true", help="print the estimate as JSON")
     return parser
 
 
@@ -97,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             return _kb_check(settings.kb_dir)
         if command == "eval-search":
             return _eval_search(settings.kb_dir, args.file, args.json)
+        if command == "estimate-ban":
+            return _estimate_ban(args.json)
         if command == "export-cases":
             return asyncio.run(_export_cases(settings, args.format, args.out, args.min_count))
         if command == "leaflet":
@@ -277,4 +284,29 @@ def _leaflet(
     if qr is not None:
         qr.write_bytes(qr_png(link))
         print(f"{qr}: {link}")
+    return 0
+
+
+def _estimate_ban(as_json: bool) -> int:
+    """Read one JSON object on stdin, print the estimate; exit 2 on bad input."""
+    from dialogs.ban_estimator import estimate_json
+
+    try:
+        data = json.loads(sys.stdin.read())
+    except json.JSONDecodeError as exc:
+        print(f"safar: standard input is not JSON: {exc}", file=sys.stderr)
+        return 2
+    result = estimate_json(data)  # ValueError -> "safar: ..." and exit 2 in main()
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    for ban in result["bans"]:
+        length = f"{ban['years']} years" if ban["years"] else f"until {ban['until']}"
+        print(
+            f"{ban['basis']}: {length}, {ban['start'] or '-'} .. {ban['end'] or '-'}"
+            f" ({'confirmed' if ban['confirmed'] else 'not confirmed: check officially'})"
+        )
+    print(f"latest end: {result['latest_end'] or '-'}"
+          + (" (may be longer)" if result["may_be_longer"] else ""))  # fmt: skip
+    print("This is an estimate. Confirm it officially (MVD check or a written request).")
     return 0

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [run|chat|replay|kb check|eval-search]``.
+"""Command line: ``python -m bot [run|chat|replay|kb check|eval-search|eval-risk]``.
 
 * ``run``: poll Telegram (or ``SAFAR_BOT_API_URL``) with ``BOT_TOKEN``.
 * ``chat``: talk to the very same application in the terminal, offline (the default when
@@ -7,6 +7,9 @@
   ``{"update": {...}}``) through the application; print every Bot API call as a JSON line.
 * ``kb check``: validate the knowledge base; print counts per topic and locale.
 * ``eval-search FILE.jsonl [--json]``: score free-text search on a question set.
+* ``eval-risk FILE.jsonl [--json]``: score the free-text danger detection (lines with
+  ``text``, ``lang``, ``risk``): recall and precision per level, crisis and high recall per
+  language.
 * ``export-cases [--format json|csv] [--out FILE] [--min-count N]``: anonymous counts of
   referral cases by ISO week, country, urgency and need, for reports to donors.
 * ``leaflet ID LOCALE OUT.pdf [--qr OUT.png] [--bot USERNAME]``: render the printable
@@ -47,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval-search", help="score search on a question set")
     ev.add_argument("file", type=Path)
     ev.add_argument("--json", action="store_true", help="print one JSON object")
+    risk = sub.add_parser("eval-risk", help="score danger detection on a labelled set")
+    risk.add_argument("file", type=Path)
+    risk.add_argument("--json", action="store_true", help="print one JSON object")
     export = sub.add_parser(
         "export-cases", help="anonymous referral counts by need, urgency, country and week"
     )
@@ -102,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             return _kb_check(settings.kb_dir)
         if command == "eval-search":
             return _eval_search(settings.kb_dir, args.file, args.json)
+        if command == "eval-risk":
+            return _eval_risk(args.file, args.json)
         if command == "estimate-ban":
             return _estimate_ban(args.json)
         if command == "export-cases":
@@ -200,13 +208,22 @@ def _kb_check(kb_dir: Path) -> int:
 
 
 def _eval_search(kb_dir: Path, path: Path, as_json: bool) -> int:
-    from knowledge.crisis import detect_crisis
     from knowledge.evaluation import evaluate, read_questions
     from knowledge.loader import load_knowledge_base
+    from knowledge.risk import assess
     from knowledge.search import Searcher
 
     searcher = Searcher(load_knowledge_base(kb_dir))
-    result = evaluate(read_questions(path), searcher.search, lambda t: bool(detect_crisis(t)))
+    result = evaluate(read_questions(path), searcher.search, lambda t: assess(t).needs_help)
+    print(json.dumps(result.as_dict(), ensure_ascii=False) if as_json else result.table())
+    return 0
+
+
+def _eval_risk(path: Path, as_json: bool) -> int:
+    from knowledge.evaluation import evaluate_risk, read_risk_lines
+    from knowledge.risk import assess
+
+    result = evaluate_risk(read_risk_lines(path), lambda text: assess(text).level)
     print(json.dumps(result.as_dict(), ensure_ascii=False) if as_json else result.table())
     return 0
 

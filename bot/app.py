@@ -22,11 +22,15 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import guard
+from bot import guard, reminders
 from bot.broadcast import BROADCASTER_KEY, Broadcaster
 from bot.crypto import Cipher
+from bot.delivery import DELIVERY_KEY, Delivery
 from bot.handlers import (
     articles,
+    ban,
+    caseworkers,
+    checks,
     dialogs,
     fallback,
     leaflets,
@@ -115,7 +119,20 @@ def build_application(
     # Group -1 sees text and commands first: a dialog waiting for a typed answer takes it
     # before search does (and stops it); a command leaves an active dialog.
     app.add_handlers(dialogs.EARLY_HANDLERS, group=-1)
-    features = (start, menu, articles, dialogs, search, share, leaflets, subscriptions, privacy)
+    features = (
+        start,
+        menu,
+        articles,
+        dialogs,
+        checks,
+        ban,
+        search,
+        share,
+        leaflets,
+        subscriptions,
+        privacy,
+        caseworkers,
+    )
     for module in (*features, fallback):  # fallback last: it takes what nothing else did
         app.add_handlers(module.HANDLERS)
     app.add_error_handler(on_error)
@@ -136,10 +153,16 @@ async def open_services(app: SafarApp) -> None:
         len(kb.articles),
         await storage.schema_version(),
     )
+    # Reminders live in SQLite; the JobQueue forgets them at a restart: schedule them again.
+    scheduled = await reminders.schedule_all(app, storage, cipher)
+    log.info("reminders scheduled: %d", scheduled)
     if settings.token:  # offline modes (chat, replay, tests) never send broadcasts
         broadcaster = Broadcaster(storage, app.bot)
         await broadcaster.start()
         app.bot_data[BROADCASTER_KEY] = broadcaster
+        delivery = Delivery(storage, cipher, app.bot, settings)
+        await delivery.start()
+        app.bot_data[DELIVERY_KEY] = delivery
 
 
 async def _open_and_publish(app: SafarApp) -> None:
@@ -160,7 +183,11 @@ async def set_commands(app: SafarApp) -> None:
 
 
 async def close_services(app: SafarApp) -> None:
-    """Stop the broadcast workers (letting sends in flight finish), then close storage."""
+    """Stop the referral and broadcast workers (letting sends in flight finish), then close
+    storage."""
+    delivery = app.bot_data.pop(DELIVERY_KEY, None)
+    if isinstance(delivery, Delivery):
+        await delivery.stop()
     broadcaster = app.bot_data.pop(BROADCASTER_KEY, None)
     if isinstance(broadcaster, Broadcaster):
         await broadcaster.stop()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +71,27 @@ PERSON = "person"
 #: Outbox row states: ``pending`` (due at ``next_try_at``), ``sending`` (claimed; a request
 #: may be in flight), ``sent``, ``failed`` (permanent error), ``cancelled`` (no longer needed).
 OUTBOX_STATES: tuple[str, ...] = ("pending", "sending", "sent", "failed", "cancelled")
+
+
+#: Called (without arguments) after a transaction that queued a delivery job: the running
+#: delivery worker registers its ``wake`` here, so the help path needs no reference to it.
+_job_listeners: list[Callable[[], None]] = []
+
+
+def add_job_listener(callback: Callable[[], None]) -> None:
+    """Call *callback* after every write that queues a delivery job."""
+    _job_listeners.append(callback)
+
+
+def remove_job_listener(callback: Callable[[], None]) -> None:
+    """Stop calling *callback* (no error if it was not registered)."""
+    if callback in _job_listeners:
+        _job_listeners.remove(callback)
+
+
+def _jobs_queued() -> None:
+    for callback in list(_job_listeners):
+        callback()
 
 
 class CaseError(ValueError):
@@ -264,6 +285,7 @@ async def open_case(storage: Storage, cipher: Cipher, case: NewCase, now: dt.dat
         assert case_id is not None
         await _event(storage, case_id, at, "opened", "person", None, case.organisation_id)
         await _enqueue(storage, case_id, KIND_CASE, case.organisation_id, at)
+    _jobs_queued()
     return int(case_id)
 
 
@@ -466,6 +488,7 @@ async def claim(
         ) as others:
             for (target,) in await others.fetchall():
                 await _enqueue(storage, case_id, KIND_REFRESH, str(target), at)
+    _jobs_queued()
     return Transition(True, ACCEPTED, claimed_by=caseworker_id)
 
 
@@ -566,6 +589,8 @@ async def withdraw_person(
             "WHERE person = ?",
             (at, person),
         )
+    if withdrawn:
+        _jobs_queued()
     return withdrawn
 
 
@@ -610,11 +635,18 @@ def may_escalate(scope: Iterable[str], fallback: str) -> bool:
 
 
 async def escalate_unclaimed(
-    storage: Storage, fallback: str, created_before: dt.datetime, now: dt.datetime
+    storage: Storage,
+    fallback: str,
+    created_before: dt.datetime,
+    now: dt.datetime,
+    own_systems: Iterable[str] = (),
 ) -> list[int]:
     """Queue every ``urgent`` or ``crisis`` case opened before *created_before*, still
     unclaimed, not yet escalated, not already with *fallback*, and whose consent allows it
     (:func:`may_escalate`), for delivery to the *fallback* organisation; log ``escalated``.
+
+    Cases already delivered to one of *own_systems* (organisations whose case system took
+    the case by webhook, where claims happen outside Safar) are not escalated.
 
     Returns:
         The ids of the cases escalated now.
@@ -622,6 +654,8 @@ async def escalate_unclaimed(
     at = iso(now)
     conn = storage.conn
     marks = ",".join("?" * len(ESCALATED_URGENCIES))
+    systems = sorted(set(own_systems))
+    system_marks = ",".join("?" * len(systems))
     done: list[int] = []
     async with storage.transaction():
         async with conn.execute(
@@ -629,8 +663,16 @@ async def escalate_unclaimed(
             f"WHERE c.state = ? AND c.claimed_by IS NULL AND c.urgency IN ({marks}) "
             "AND c.created_at < ? AND c.escalated_at IS NULL AND NOT EXISTS ("
             " SELECT 1 FROM referral_outbox AS o WHERE o.case_id = c.id AND o.kind = ? "
-            " AND o.target = ?) ORDER BY c.id",
-            (OPEN, *sorted(ESCALATED_URGENCIES), iso(created_before), KIND_CASE, fallback),
+            f" AND (o.target = ? OR (o.state = 'sent' AND o.target IN ({system_marks})))"
+            ") ORDER BY c.id",
+            (
+                OPEN,
+                *sorted(ESCALATED_URGENCIES),
+                iso(created_before),
+                KIND_CASE,
+                fallback,
+                *systems,
+            ),
         ) as cur:
             rows = await cur.fetchall()
         for case_id, scope in rows:
@@ -643,7 +685,38 @@ async def escalate_unclaimed(
             await _event(storage, int(case_id), at, "escalated", "system", None, fallback)
             await _enqueue(storage, int(case_id), KIND_CASE, fallback, at)
             done.append(int(case_id))
+    if done:
+        _jobs_queued()
     return done
+
+
+async def redirect(
+    storage: Storage, case_id: int, fallback: str, now: dt.datetime, scope: Iterable[str]
+) -> bool:
+    """Deliver an unclaimed case to *fallback* too, after its organisation could not be
+    reached (a permanent error), if the consent *scope* allows it and it was not already
+    there; logs ``escalated``. Returns whether a delivery was queued."""
+    if not may_escalate(scope, fallback):
+        return False
+    at = iso(now)
+    async with storage.transaction():
+        async with storage.conn.execute(
+            "SELECT 1 FROM referral_outbox WHERE case_id = ? AND kind = ? AND target = ?",
+            (case_id, KIND_CASE, fallback),
+        ) as cur:
+            if await cur.fetchone() is not None:
+                return False
+        cur2 = await storage.conn.execute(
+            "UPDATE cases SET escalated_at = ?, updated_at = ? WHERE id = ? AND state = ? "
+            "AND claimed_by IS NULL",
+            (at, at, case_id, OPEN),
+        )
+        if cur2.rowcount != 1:
+            return False
+        await _event(storage, case_id, at, "escalated", "system", None, fallback)
+        await _enqueue(storage, case_id, KIND_CASE, fallback, at)
+    _jobs_queued()
+    return True
 
 
 # ---------------------------------------------------------------- outbox
@@ -769,3 +842,50 @@ async def export_counts(storage: Storage) -> list[dict[str, Any]]:
         {"week": w, "country": c, "urgency": u, "need": n, "cases": counts[(w, c, u, n)]}
         for (w, c, u, n) in sorted(counts)
     ]
+
+
+async def queue_refresh(storage: Storage, case_id: int, organisation_id: str) -> None:
+    """Queue an update of *organisation_id*'s card of the case (e.g. after a caseworker
+    acted on it from elsewhere), unless the case was never delivered there."""
+    at = iso(dt.datetime.now(dt.UTC))
+    async with storage.transaction():
+        async with storage.conn.execute(
+            "SELECT 1 FROM referral_outbox WHERE case_id = ? AND kind = ? AND target = ? "
+            "AND message_id IS NOT NULL",
+            (case_id, KIND_CASE, organisation_id),
+        ) as cur:
+            if await cur.fetchone() is None:
+                return
+        await _enqueue(storage, case_id, KIND_REFRESH, organisation_id, at)
+    _jobs_queued()
+
+
+async def export_totals(storage: Storage) -> dict[str, Any]:
+    """Anonymous totals: ``{"cases": n, "by_need": {...}, "by_urgency": {...},
+    "by_country": {...}, "by_week": {...}, "by_state": {...}}`` (a case with two needs
+    counts once under each need; keys sorted)."""
+    query = "SELECT week, country, urgency, needs, state FROM cases"
+    async with storage.conn.execute(query) as cur:
+        rows = list(await cur.fetchall())
+    totals: dict[str, dict[str, int]] = {
+        "by_need": {},
+        "by_urgency": {},
+        "by_country": {},
+        "by_week": {},
+        "by_state": {},
+    }
+
+    def add(kind: str, key: str) -> None:
+        totals[kind][key] = totals[kind].get(key, 0) + 1
+
+    for week, country, urgency, needs, state in rows:
+        for need in json.loads(needs) or ["none"]:
+            add("by_need", str(need))
+        add("by_urgency", str(urgency))
+        add("by_country", str(country or "??"))
+        add("by_week", str(week))
+        add("by_state", str(state))
+    result: dict[str, Any] = {"cases": len(rows)}
+    for kind, counts in totals.items():
+        result[kind] = dict(sorted(counts.items()))
+    return result

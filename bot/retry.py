@@ -91,10 +91,15 @@ class RetryingRequest(BaseRequest):
         for attempt in range(1, self.attempts + 1):
             last = attempt == self.attempts
             try:
-                code, payload = await self.inner.do_request(
-                    url, method, request_data, read_timeout, write_timeout, connect_timeout,
-                    pool_timeout,
-                )  # fmt: skip
+                code, payload = await self.inner.do_request(  # by keyword, as PTB calls it
+                    url=url,
+                    method=method,
+                    request_data=request_data,
+                    read_timeout=read_timeout,
+                    write_timeout=write_timeout,
+                    connect_timeout=connect_timeout,
+                    pool_timeout=pool_timeout,
+                )
             except NetworkError as exc:  # TimedOut is one too
                 if last or not never_sent(exc):
                     raise

@@ -2,7 +2,7 @@
 
 Every text is first folded to one Latin spelling (:func:`knowledge.normalize.fold`), so
 Uzbek in either script, Russian typed in Latin letters, and Kyrgyz or Tajik with or without
-their own letters meet. Four TF-IDF channels (scikit-learn) then score each article in each
+their own letters meet. Five TF-IDF channels (scikit-learn) then score each article in each
 locale; an article's score is its best locale's:
 
 * ``title_kw``: character n-grams (``char_wb``, 2-5) of title, keywords and example
@@ -10,19 +10,24 @@ locale; an article's score is its best locale's:
   Tajik, and most typos;
 * ``body``: character n-grams of the body;
 * ``stems``: words cut to their first five letters, over title, keywords and body;
-* ``stems_kw``: the same over title, keywords and example questions.
+* ``stems_kw``: the same over title, keywords and example questions;
+* ``phrase``: nearest phrase: the best character n-gram match between the question and any
+  single title, keyword or example question of the article, so that one short phrase that
+  says exactly what the person asks is not drowned in a long keyword list.
 
-(Matching each example question on its own, nearest-neighbour style, did worse: short
-questions share mostly their question words.)
+(Matching each example question on its own *instead* of the channels above did worse:
+short questions share mostly their question words. As one channel among five it helps.)
 
-The weighted sum (:data:`WEIGHTS`) ranks the articles. The search abstains ("I don't know
-this yet") when the best score is below :data:`DEFAULT_MIN_SCORE`, or when a subject Safar
+The weighted mean (:data:`WEIGHTS`) ranks the articles. The search abstains ("I don't know
+this yet") when no article's confidence (the same mean over :data:`CONFIDENCE_CHANNELS`, which
+is also each hit's ``score``) reaches :data:`DEFAULT_MIN_SCORE`, or when a subject Safar
 does not cover (``knowledge/data/out_of_scope.yaml``: weather, sport, food, small talk...)
 matches the question's words better than the best article's title and keywords do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,8 +44,12 @@ from knowledge.schema import LocalizedText
 #: A best score below this means "I don't know this yet" (weighted cosine similarity, 0-1).
 DEFAULT_MIN_SCORE = 0.15
 
-#: Channel weights; they sum to 1.
-WEIGHTS = {"title_kw": 0.3, "body": 0.2, "stems": 0.3, "stems_kw": 0.2}
+#: Channel weights; the score is their weighted mean (0-1).
+WEIGHTS = {"title_kw": 0.3, "body": 0.2, "stems": 0.3, "stems_kw": 0.2, "phrase": 0.2}
+
+#: The channels whose weighted mean is compared with ``min_score``. ``phrase`` ranks but
+#: does not vouch: one short keyword shared by chance matches an off-topic question too.
+CONFIDENCE_CHANNELS = ("title_kw", "body", "stems", "stems_kw")
 
 #: An out-of-scope subject wins only if it matches this many times better than the best
 #: article's title and keywords (one phrase of a few words matches short questions strongly).
@@ -78,7 +87,7 @@ def load_out_of_scope(path: Path = OUT_OF_SCOPE_FILE) -> OutOfScope:
 
 @dataclass(frozen=True)
 class Hit:
-    """One ranked article: its id, topic and score (0-1)."""
+    """One ranked article: its id, topic and confidence score (0-1; see the module doc)."""
 
     article_id: str
     topic: str
@@ -138,6 +147,10 @@ class Searcher:
         index = {aid: i for i, aid in enumerate(self._article_ids)}
         texts = [(index[a.id], t) for a in kb.articles.values() for t in a.locales.values()]
         self._doc_article = np.array([i for i, _ in texts])
+        phrases = [
+            (i, fold(phrase)) for i, t in texts for phrase in (t.title, *t.keywords, *t.questions)
+        ]
+        self._phrase_article = np.array([i for i, _ in phrases])
         title_kw = [_title_kw(t) for _, t in texts]
         body = [fold(t.body) for _, t in texts]
 
@@ -154,7 +167,10 @@ class Searcher:
                 [f"{k} \n {b}" for k, b in zip(title_kw, body, strict=True)], stems()
             ),
             "stems_kw": _Channel(title_kw, stems()),
+            "phrase": _Channel([p for _, p in phrases], chars()),
         }
+        self._owners = {name: self._doc_article for name in self._channels}
+        self._owners["phrase"] = self._phrase_article
 
         scope = out_of_scope or load_out_of_scope()
         self._greetings = [fold(g).split() for g in scope.greetings if fold(g)]
@@ -189,10 +205,22 @@ class Searcher:
                 i += 1
         return " ".join(kept)
 
-    def _article_scores(self, doc_scores: np.ndarray) -> np.ndarray:
+    def _article_scores(self, doc_scores: np.ndarray, owners: np.ndarray) -> np.ndarray:
+        """Each article's best score among its documents (*owners*: document -> article)."""
         best = np.zeros(len(self._article_ids))
-        np.maximum.at(best, self._doc_article, doc_scores)
+        np.maximum.at(best, owners, doc_scores)
         return best
+
+    def _weighted_mean(
+        self, per_channel: dict[str, np.ndarray], channels: Iterable[str]
+    ) -> np.ndarray:
+        """Per-article weighted mean (:data:`WEIGHTS`) of *channels*' scores."""
+        names = list(channels)
+        total = np.zeros(len(self._article_ids))
+        for name in names:
+            total += WEIGHTS[name] * per_channel[name]
+        result: np.ndarray = total / sum(WEIGHTS[name] for name in names)
+        return result
 
     def search(self, query: str, limit: int = 3) -> SearchResult:
         """Rank articles for *query* (any locale or script); at most *limit* hits.
@@ -212,13 +240,18 @@ class Searcher:
         vectors = {}
         for name, channel in self._channels.items():
             vectors[name] = channel.vectorizer.transform([folded])
-            per_channel[name] = self._article_scores(channel.scores(vectors[name]))
-        total = np.zeros(len(self._article_ids))
-        for name, scores in per_channel.items():
-            total += WEIGHTS[name] * scores
+            per_channel[name] = self._article_scores(
+                channel.scores(vectors[name]), self._owners[name]
+            )
+        total = self._weighted_mean(per_channel, WEIGHTS)
+        confidence = self._weighted_mean(per_channel, CONFIDENCE_CHANNELS)
         order = np.argsort(-total)[:limit]
         hits = tuple(
-            Hit(self._article_ids[i], self.kb.articles[self._article_ids[i]].topic, float(total[i]))
+            Hit(
+                self._article_ids[i],
+                self.kb.articles[self._article_ids[i]].topic,
+                float(confidence[i]),
+            )
             for i in order.tolist()
             if total[i] > 0
         )
@@ -228,8 +261,9 @@ class Searcher:
             (self._oos[name] @ vectors[name].T).toarray().ravel()
             for name in ("title_kw", "stems_kw")
         )
+        surest = int(np.argmax(confidence))
         subject = None
-        if len(oos_scores) and hits and oos_scores.max() > OOS_MARGIN * kw_best[order[0]]:
+        if len(oos_scores) and hits and oos_scores.max() > OOS_MARGIN * kw_best[surest]:
             subject = self._oos_names[int(np.argmax(oos_scores))]
-        abstained = not hits or hits[0].score < self.min_score or subject is not None
+        abstained = not hits or confidence[surest] < self.min_score or subject is not None
         return SearchResult(hits=hits, abstained=abstained, out_of_scope=subject)

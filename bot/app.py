@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import BotCommand, LinkPreviewOptions
+from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
@@ -18,13 +18,19 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     Defaults,
+    TypeHandler,
 )
 from telegram.request import BaseRequest
 
+from bot import guard
 from bot.broadcast import BROADCASTER_KEY, Broadcaster
 from bot.crypto import Cipher
+from bot.delivery import DELIVERY_KEY, Delivery
 from bot.handlers import (
     articles,
+    caseworkers,
+    checks,
+    dialogs,
     fallback,
     leaflets,
     menu,
@@ -94,10 +100,29 @@ def build_application(
         builder = builder.request(request).get_updates_request(request)
     app: SafarApp = builder.build()
     app.bot_data[_PENDING] = (settings, kb, searcher)
+    # Flood control and input limits run first, for every update (see bot.guard); a group
+    # of their own, as only one handler per group runs.
+    guard.install(app.bot_data)
+    app.add_handler(TypeHandler(Update, guard.guard), group=guard.GROUP)
     # A button press without data would match every pattern handler (PTB treats missing
     # data as "no pattern to check"): catch it first. The pattern is False for any data.
     app.add_handler(CallbackQueryHandler(stale_button, pattern=lambda _data: False))
-    features = (start, menu, articles, search, share, leaflets, subscriptions, privacy)
+    # Group -1 sees text and commands first: a dialog waiting for a typed answer takes it
+    # before search does (and stops it); a command leaves an active dialog.
+    app.add_handlers(dialogs.EARLY_HANDLERS, group=-1)
+    features = (
+        start,
+        menu,
+        articles,
+        dialogs,
+        checks,
+        search,
+        share,
+        leaflets,
+        subscriptions,
+        privacy,
+        caseworkers,
+    )
     for module in (*features, fallback):  # fallback last: it takes what nothing else did
         app.add_handlers(module.HANDLERS)
     app.add_error_handler(on_error)
@@ -122,6 +147,9 @@ async def open_services(app: SafarApp) -> None:
         broadcaster = Broadcaster(storage, app.bot)
         await broadcaster.start()
         app.bot_data[BROADCASTER_KEY] = broadcaster
+        delivery = Delivery(storage, cipher, app.bot, settings)
+        await delivery.start()
+        app.bot_data[DELIVERY_KEY] = delivery
 
 
 async def _open_and_publish(app: SafarApp) -> None:
@@ -142,7 +170,11 @@ async def set_commands(app: SafarApp) -> None:
 
 
 async def close_services(app: SafarApp) -> None:
-    """Stop the broadcast workers (letting sends in flight finish), then close storage."""
+    """Stop the referral and broadcast workers (letting sends in flight finish), then close
+    storage."""
+    delivery = app.bot_data.pop(DELIVERY_KEY, None)
+    if isinstance(delivery, Delivery):
+        await delivery.stop()
     broadcaster = app.bot_data.pop(BROADCASTER_KEY, None)
     if isinstance(broadcaster, Broadcaster):
         await broadcaster.stop()

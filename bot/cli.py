@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [run|chat|replay|kb check|eval-search]``.
+"""Command line: ``python -m bot [run|chat|replay|kb check|eval-search|eval-risk]``.
 
 * ``run``: poll Telegram (or ``SAFAR_BOT_API_URL``) with ``BOT_TOKEN``.
 * ``chat``: talk to the very same application in the terminal, offline (the default when
@@ -7,8 +7,16 @@
   ``{"update": {...}}``) through the application; print every Bot API call as a JSON line.
 * ``kb check``: validate the knowledge base; print counts per topic and locale.
 * ``eval-search FILE.jsonl [--json]``: score free-text search on a question set.
+* ``eval-risk FILE.jsonl [--json]``: score the free-text danger detection (lines with
+  ``text``, ``lang``, ``risk``): recall and precision per level, crisis and high recall per
+  language.
+* ``export-cases [--format json|csv] [--out FILE] [--min-count N]``: anonymous counts of
+  referral cases by ISO week, country, urgency and need, for reports to donors.
 * ``leaflet ID LOCALE OUT.pdf [--qr OUT.png] [--bot USERNAME]``: render the printable
   leaflet of an article (or a topic) in a locale, and optionally its QR code.
+* ``estimate-ban [--json]``: read one JSON object (country, as_of, events) on standard input
+  and print the ban estimate (JSON with ``--json``, else one line a ban). See
+  docs/estimate-ban.md.
 """
 
 from __future__ import annotations
@@ -42,12 +50,28 @@ def _parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval-search", help="score search on a question set")
     ev.add_argument("file", type=Path)
     ev.add_argument("--json", action="store_true", help="print one JSON object")
+    risk = sub.add_parser("eval-risk", help="score danger detection on a labelled set")
+    risk.add_argument("file", type=Path)
+    risk.add_argument("--json", action="store_true", help="print one JSON object")
+    export = sub.add_parser(
+        "export-cases", help="anonymous referral counts by need, urgency, country and week"
+    )
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument("--out", type=Path, help="write to this file (default: standard output)")
+    export.add_argument(
+        "--min-count",
+        type=int,
+        default=1,
+        help="leave out rows with fewer cases than this (small cells; default 1: none)",
+    )
     leaflet = sub.add_parser("leaflet", help="render a printable leaflet (PDF)")
     leaflet.add_argument("key", metavar="ID", help="article id or topic (e.g. ban_check)")
     leaflet.add_argument("locale", help="ky, tg, ru, uz or uz_Cyrl")
     leaflet.add_argument("out", type=Path, help="PDF file to write")
     leaflet.add_argument("--qr", type=Path, help="also write the QR code as this PNG file")
     leaflet.add_argument("--bot", default="safar_bot", help="bot username for the deep link")
+    est = sub.add_parser("estimate-ban", help="estimate entry bans from JSON on stdin")
+    est.add_argument("--json", action="store_true", help="print the estimate as JSON")
     return parser
 
 
@@ -84,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
             return _kb_check(settings.kb_dir)
         if command == "eval-search":
             return _eval_search(settings.kb_dir, args.file, args.json)
+        if command == "eval-risk":
+            return _eval_risk(args.file, args.json)
+        if command == "estimate-ban":
+            return _estimate_ban(args.json)
+        if command == "export-cases":
+            return asyncio.run(_export_cases(settings, args.format, args.out, args.min_count))
         if command == "leaflet":
             return _leaflet(settings.kb_dir, args.key, args.locale, args.out, args.qr, args.bot)
     except KnowledgeBaseError as exc:
@@ -178,14 +208,65 @@ def _kb_check(kb_dir: Path) -> int:
 
 
 def _eval_search(kb_dir: Path, path: Path, as_json: bool) -> int:
-    from knowledge.crisis import detect_crisis
     from knowledge.evaluation import evaluate, read_questions
     from knowledge.loader import load_knowledge_base
+    from knowledge.risk import assess
     from knowledge.search import Searcher
 
     searcher = Searcher(load_knowledge_base(kb_dir))
-    result = evaluate(read_questions(path), searcher.search, lambda t: bool(detect_crisis(t)))
+    result = evaluate(read_questions(path), searcher.search, lambda t: assess(t).needs_help)
     print(json.dumps(result.as_dict(), ensure_ascii=False) if as_json else result.table())
+    return 0
+
+
+def _eval_risk(path: Path, as_json: bool) -> int:
+    from knowledge.evaluation import evaluate_risk, read_risk_lines
+    from knowledge.risk import assess
+
+    result = evaluate_risk(read_risk_lines(path), lambda text: assess(text).level)
+    print(json.dumps(result.as_dict(), ensure_ascii=False) if as_json else result.table())
+    return 0
+
+
+async def _export_cases(settings: Settings, fmt: str, out: Path | None, min_count: int) -> int:
+    """Anonymous counts of referral cases (no key needed: nothing personal is read).
+
+    JSON: ``{"generated_at", "totals": {...}, "rows": [{"week", "country", "urgency",
+    "need", "cases"}], "left_out_rows"}``; CSV: the rows, with a header line.
+    """
+    import csv
+    import datetime as dt
+    import io
+
+    from bot import cases
+    from bot.storage import Storage
+
+    if str(settings.db) != ":memory:" and not Path(settings.db).exists():
+        print(f"safar: no database at {settings.db}", file=sys.stderr)
+        return 2
+    async with await Storage.open(settings.db) as storage:
+        rows = await cases.export_counts(storage)
+        totals = await cases.export_totals(storage)
+    kept = [row for row in rows if row["cases"] >= min_count]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["week", "country", "urgency", "need", "cases"])
+        writer.writeheader()
+        writer.writerows(kept)
+        text = buffer.getvalue()
+    else:
+        report = {
+            "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "totals": totals,
+            "rows": kept,
+            "left_out_rows": len(rows) - len(kept),
+        }
+        text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        print(f"{out}: {len(kept)} row(s), {totals['cases']} case(s)")
     return 0
 
 
@@ -220,4 +301,29 @@ def _leaflet(
     if qr is not None:
         qr.write_bytes(qr_png(link))
         print(f"{qr}: {link}")
+    return 0
+
+
+def _estimate_ban(as_json: bool) -> int:
+    """Read one JSON object on stdin, print the estimate; exit 2 on bad input."""
+    from dialogs.ban_estimator import estimate_json
+
+    try:
+        data = json.loads(sys.stdin.read())
+    except json.JSONDecodeError as exc:
+        print(f"safar: standard input is not JSON: {exc}", file=sys.stderr)
+        return 2
+    result = estimate_json(data)  # ValueError -> "safar: ..." and exit 2 in main()
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    for ban in result["bans"]:
+        length = f"{ban['years']} years" if ban["years"] else f"until {ban['until']}"
+        print(
+            f"{ban['basis']}: {length}, {ban['start'] or '-'} .. {ban['end'] or '-'}"
+            f" ({'confirmed' if ban['confirmed'] else 'not confirmed: check officially'})"
+        )
+    print(f"latest end: {result['latest_end'] or '-'}"
+          + (" (may be longer)" if result["may_be_longer"] else ""))  # fmt: skip
+    print("This is an estimate. Confirm it officially (MVD check or a written request).")
     return 0

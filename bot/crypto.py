@@ -11,6 +11,8 @@ token, not beside the database.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 from typing import Any
@@ -34,7 +36,19 @@ class Cipher:
             ValueError: *key* is not a valid Fernet key.
         """
         self.ephemeral = key is None
-        self._fernet = Fernet(key if key is not None else Fernet.generate_key())
+        raw = key if key is not None else Fernet.generate_key()
+        self._fernet = Fernet(raw)
+        raw_bytes = raw.encode("ascii") if isinstance(raw, str) else raw
+        self._index_key = hmac.new(raw_bytes, b"safar-pseudonym-v1", hashlib.sha256).digest()
+
+    def pseudonym(self, value: str) -> str:
+        """A keyed hash of *value* (HMAC-SHA256 under a key derived from the data key), hex.
+
+        The same value always gives the same pseudonym, so stored rows can be found by,
+        e.g., a Telegram id without the id being readable in the database; without the
+        key it cannot be reversed by trying every id.
+        """
+        return hmac.new(self._index_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def encrypt(self, text: str) -> bytes:
         """*text* (UTF-8) as a Fernet token."""

@@ -2,9 +2,10 @@
 
 * Every formatted line (message and traceback) has each secret replaced by ``<redacted>``:
   python-telegram-bot puts the token in Bot API URLs and in ``InvalidToken`` messages.
-* Libraries that log request URLs or whole updates (which hold people's messages and
-  names) are capped: ``httpx``/``httpcore`` at WARNING, ``telegram``/``apscheduler`` at
-  INFO, whatever ``SAFAR_LOG_LEVEL`` says. DEBUG applies to Safar's own loggers only.
+* Libraries that log request URLs, whole updates (which hold people's messages and
+  names) or SQL parameters (Telegram ids) are capped: ``httpx``/``httpcore`` at WARNING,
+  ``telegram``/``apscheduler``/``aiosqlite`` at INFO, whatever ``SAFAR_LOG_LEVEL`` says.
+  DEBUG applies to Safar's own loggers only.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Iterable
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _CAPS = {"httpx": logging.WARNING, "httpcore": logging.WARNING,
-         "telegram": logging.INFO, "apscheduler": logging.INFO}  # fmt: skip
+         "telegram": logging.INFO, "apscheduler": logging.INFO,
+         "aiosqlite": logging.INFO}  # fmt: skip
 
 
 class RedactingFormatter(logging.Formatter):

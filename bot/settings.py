@@ -9,6 +9,14 @@
 | SAFAR_KB_DIR        | folder of the knowledge-base articles              | built in     |
 | SAFAR_ADMINS        | Telegram user ids allowed to /broadcast, e.g. 1,2  | (nobody)     |
 | SAFAR_DATA_KEY      | key for personal data at rest; required by run     | (none)       |
+| SAFAR_ORG_CHATS     | JSON {"org-id": chat_id}: where referral cards go  | {}           |
+| SAFAR_CASEWORKERS   | JSON {"org-id": [user ids]}: who may act on cases  | {}           |
+| SAFAR_ORG_WEBHOOKS  | JSON {"org-id": {"url": ..., "secret": ...}}: cases | {}           |
+|                     | as signed JSON instead of a card                   |              |
+| SAFAR_ORG_LOCALES   | JSON {"org-id": "ky"}: language of an org's cards  | ru           |
+| SAFAR_FALLBACK_ORG  | org id that gets unclaimed urgent cases            | (none)       |
+| SAFAR_ESCALATE_MINUTES | minutes before an unclaimed urgent case escalates | 30         |
+| SAFAR_CASE_RETENTION_DAYS | days after which finished cases are anonymised | 90         |
 """
 
 from __future__ import annotations
@@ -17,12 +25,35 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 from knowledge.loader import ARTICLES_DIR
 
 _TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
+
+
+class Webhook(BaseModel):
+    """An organisation's case-system endpoint: cases are POSTed there as JSON signed with
+    HMAC-SHA256 under *secret* (see :mod:`bot.delivery`)."""
+
+    url: str
+    secret: SecretStr
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+            raise ValueError("webhook url must be an http(s) URL")
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("webhook secret must have at least 16 characters")
+        return value
 
 
 class SettingsError(Exception):
@@ -44,6 +75,29 @@ class Settings(BaseSettings):
     #: Telegram user ids of the administrators (may start broadcasts).
     admins: Annotated[frozenset[int], NoDecode] = Field(
         default=frozenset(), validation_alias="SAFAR_ADMINS"
+    )
+
+    #: Organisation id -> the Telegram chat (group) that receives its referral cards.
+    org_chats: dict[str, int] = Field(default_factory=dict, validation_alias="SAFAR_ORG_CHATS")
+    #: Organisation id -> Telegram user ids of its caseworkers (the only people who may see
+    #: or act on its cases).
+    caseworkers: dict[str, list[int]] = Field(
+        default_factory=dict, validation_alias="SAFAR_CASEWORKERS"
+    )
+    #: Organisation id -> its own case system: cases go there as signed JSON instead.
+    org_webhooks: dict[str, Webhook] = Field(
+        default_factory=dict, validation_alias="SAFAR_ORG_WEBHOOKS"
+    )
+    #: Organisation id -> the locale its cards are written in (default ``ru``).
+    org_locales: dict[str, str] = Field(default_factory=dict, validation_alias="SAFAR_ORG_LOCALES")
+    #: The organisation that gets urgent and crisis cases nobody claimed in time (only if
+    #: the person's consent covers it; see bot.cases.may_escalate).
+    fallback_org: str | None = Field(default=None, validation_alias="SAFAR_FALLBACK_ORG")
+    #: Minutes an urgent or crisis case may stay unclaimed before it is escalated.
+    escalate_minutes: float = Field(default=30.0, gt=0, validation_alias="SAFAR_ESCALATE_MINUTES")
+    #: Days after the last change before a closed (or unreachable) case is anonymised.
+    case_retention_days: float = Field(
+        default=90.0, gt=0, validation_alias="SAFAR_CASE_RETENTION_DAYS"
     )
 
     #: Fernet key for personal data at rest (see :mod:`bot.crypto`).
@@ -106,6 +160,16 @@ class Settings(BaseSettings):
             raise ValueError("must be Telegram user ids (digits) separated by commas")
         return frozenset(int(part) for part in parts)
 
+    @field_validator("org_locales")
+    @classmethod
+    def _check_org_locales(cls, value: dict[str, str]) -> dict[str, str]:
+        from knowledge.schema import LOCALES
+
+        bad = sorted(v for v in value.values() if v not in LOCALES)
+        if bad:
+            raise ValueError(f"unknown locale {bad[0]!r} (use one of {', '.join(LOCALES)})")
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
@@ -125,6 +189,13 @@ _ALIASES = {
     "kb_dir": "SAFAR_KB_DIR",
     "admins": "SAFAR_ADMINS",
     "data_key": "SAFAR_DATA_KEY",
+    "org_chats": "SAFAR_ORG_CHATS",
+    "caseworkers": "SAFAR_CASEWORKERS",
+    "org_webhooks": "SAFAR_ORG_WEBHOOKS",
+    "org_locales": "SAFAR_ORG_LOCALES",
+    "fallback_org": "SAFAR_FALLBACK_ORG",
+    "escalate_minutes": "SAFAR_ESCALATE_MINUTES",
+    "case_retention_days": "SAFAR_CASE_RETENTION_DAYS",
 }
 
 
@@ -137,6 +208,10 @@ def load_settings() -> Settings:
     """
     try:
         return Settings()
+    except PydanticSettingsError as exc:  # a JSON setting that does not parse
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = _ALIASES.get(found.group(1), found.group(1)) if found else "a setting"
+        raise SettingsError(f"{name}: is not valid JSON") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = str(err["loc"][0]) if err["loc"] else "?"

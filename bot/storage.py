@@ -8,10 +8,11 @@ administrator's texts) with their outbox, one row per recipient (see :mod:`bot.b
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -67,6 +68,89 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX broadcast_outbox_due ON broadcast_outbox (state, next_try_at);
     CREATE INDEX broadcast_outbox_queue ON broadcast_outbox (state, broadcast_id, telegram_id);
     """,
+    # 3: guided dialogs (see bot/handlers/dialogs.py). ``state`` is the dialog's answers as
+    # JSON encrypted with bot/crypto.py; ``active`` is 1 for the dialog the person is in
+    # (at most one), 0 for a finished one kept for follow-ups (reminders, referrals).
+    """
+    CREATE TABLE dialog_states (
+        telegram_id INTEGER NOT NULL,
+        name        TEXT NOT NULL,
+        state       BLOB NOT NULL,
+        active      INTEGER NOT NULL,
+        updated     TEXT NOT NULL,
+        PRIMARY KEY (telegram_id, name)
+    );
+    CREATE INDEX dialog_states_active ON dialog_states (telegram_id, active);
+    """,
+    # 4: reminders (estimator): a placeholder, replaced by its script when that lands
+    # (PROTOCOL.md numbers the migrations so).
+    "",
+    # 5: consent-based referrals (bot/cases.py, bot/delivery.py). Personal data lives only in
+    # the ``sealed`` columns (Fernet tokens, bot/crypto.py); ``person`` is a keyed hash of
+    # the person's Telegram id (Cipher.pseudonym), so /delete finds their rows although the
+    # id is not stored readable. ``*_at`` columns are ISO 8601 UTC text; ``next_try_at`` and
+    # ``sent_ts`` are Unix seconds (UTC, REAL). Need codes, urgency, country (ISO code) and
+    # ISO week stay readable: the anonymous export counts them.
+    """
+    CREATE TABLE consents (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        person          TEXT,
+        organisation_id TEXT NOT NULL,
+        version         TEXT NOT NULL,
+        scope           TEXT NOT NULL,
+        given_at        TEXT NOT NULL,
+        withdrawn_at    TEXT
+    );
+    CREATE INDEX consents_person ON consents (person);
+    CREATE TABLE cases (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        person          TEXT,
+        consent_id      INTEGER NOT NULL REFERENCES consents (id),
+        organisation_id TEXT NOT NULL,
+        locale          TEXT NOT NULL,
+        urgency         TEXT NOT NULL,
+        needs           TEXT NOT NULL,
+        country         TEXT,
+        week            TEXT NOT NULL,
+        sealed          BLOB,
+        state           TEXT NOT NULL DEFAULT 'open',
+        claimed_by      INTEGER,
+        claimed_org     TEXT,
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL,
+        escalated_at    TEXT,
+        anonymised_at   TEXT
+    );
+    CREATE INDEX cases_person ON cases (person);
+    CREATE INDEX cases_state ON cases (state, urgency, created_at);
+    CREATE INDEX cases_claimed ON cases (claimed_by, state);
+    CREATE TABLE case_events (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id         INTEGER NOT NULL REFERENCES cases (id),
+        at              TEXT NOT NULL,
+        event           TEXT NOT NULL,
+        actor_kind      TEXT NOT NULL,
+        actor_id        INTEGER,
+        organisation_id TEXT
+    );
+    CREATE INDEX case_events_case ON case_events (case_id, id);
+    CREATE TABLE referral_outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id         INTEGER NOT NULL REFERENCES cases (id),
+        kind            TEXT NOT NULL,
+        target          TEXT NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'pending',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_try_at     REAL NOT NULL DEFAULT 0,
+        in_doubt        INTEGER NOT NULL DEFAULT 0,
+        created_at      TEXT NOT NULL,
+        sent_ts         REAL,
+        chat_id         INTEGER,
+        message_id      INTEGER,
+        UNIQUE (case_id, kind, target)
+    );
+    CREATE INDEX referral_outbox_due ON referral_outbox (state, next_try_at);
+    """,
 )
 
 #: Usage-count kinds.
@@ -116,6 +200,9 @@ class Storage:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        # One connection is shared by every coroutine: transactions take turns, or a
+        # second BEGIN would fail inside the first.
+        self._tx_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path | str) -> Storage:
@@ -156,16 +243,30 @@ class Storage:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        """The connection, for modules that keep their own tables (e.g. :mod:`bot.cases`).
+
+        It runs in autocommit mode: wrap related writes in :meth:`transaction`.
+        """
+        return self._conn
+
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """``async with storage.transaction():`` ``BEGIN IMMEDIATE`` ... ``COMMIT``, or
+        ``ROLLBACK`` if the body raises. Not re-entrant."""
+        return self._transaction()
+
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``; ``ROLLBACK`` if the body raises."""
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            await self._conn.execute("ROLLBACK")
-            raise
-        await self._conn.execute("COMMIT")
+        async with self._tx_lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
 
     async def _migrate(self) -> None:
         version = await self.schema_version()
@@ -251,13 +352,61 @@ class Storage:
 
     async def delete_person(self, telegram_id: int) -> None:
         """Erase everything kept about the person (``/delete``): their row in ``users``,
-        their subscriptions and their rows in broadcast queues, in one transaction.
+        their subscriptions, their rows in broadcast queues and their dialogs, in one
+        transaction.
         Anonymous usage counts hold nothing about anyone and stay."""
         async with self._transaction():
-            for table in ("users", "subscriptions", "broadcast_outbox"):
+            for table in ("users", "subscriptions", "broadcast_outbox", "dialog_states"):
                 await self._conn.execute(
                     f"DELETE FROM {table} WHERE telegram_id = ?", (telegram_id,)
                 )
+
+    async def save_dialog(self, telegram_id: int, name: str, state: bytes, active: bool) -> None:
+        """Store the person's dialog *name* (*state*: encrypted answers). An active dialog
+        ends any other active one of the same person (one dialog at a time)."""
+        async with self._transaction():
+            if active:
+                await self._conn.execute(
+                    "UPDATE dialog_states SET active = 0 WHERE telegram_id = ? AND name != ?",
+                    (telegram_id, name),
+                )
+            await self._conn.execute(
+                "INSERT INTO dialog_states (telegram_id, name, state, active, updated) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (telegram_id, name) DO UPDATE SET "
+                "state = excluded.state, active = excluded.active, updated = excluded.updated",
+                (telegram_id, name, state, int(active), _now()),
+            )
+
+    async def active_dialog(self, telegram_id: int) -> tuple[str, bytes] | None:
+        """The person's active dialog as (name, encrypted state), or ``None``."""
+        async with self._conn.execute(
+            "SELECT name, state FROM dialog_states WHERE telegram_id = ? AND active = 1",
+            (telegram_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return (str(row[0]), bytes(row[1])) if row else None
+
+    async def dialog_state(self, telegram_id: int, name: str) -> tuple[bytes, bool] | None:
+        """The person's stored dialog *name* as (encrypted state, active), or ``None``."""
+        async with self._conn.execute(
+            "SELECT state, active FROM dialog_states WHERE telegram_id = ? AND name = ?",
+            (telegram_id, name),
+        ) as cur:
+            row = await cur.fetchone()
+        return (bytes(row[0]), bool(row[1])) if row else None
+
+    async def end_dialog(self, telegram_id: int, name: str, keep: bool) -> None:
+        """End the person's dialog *name*: keep its answers (inactive) or erase them."""
+        if keep:
+            await self._conn.execute(
+                "UPDATE dialog_states SET active = 0 WHERE telegram_id = ? AND name = ?",
+                (telegram_id, name),
+            )
+        else:
+            await self._conn.execute(
+                "DELETE FROM dialog_states WHERE telegram_id = ? AND name = ?",
+                (telegram_id, name),
+            )
 
     async def unsubscribe_all(self, telegram_id: int) -> int:
         """Remove every subscription of the person; return how many there were."""

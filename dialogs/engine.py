@@ -84,6 +84,8 @@ class Question:
     *key* names the answer in :attr:`State.answers`. *text* is a msgid, formatted with
     *params* after translation. *choices* are the buttons; a ``date`` or ``number`` question
     may have buttons too (e.g. "Today") whose values are stored as typed answers would be.
+    *params* values may be text, whole numbers or dates; the bot formats numbers and dates
+    for the user's locale (CLDR).
     *skippable* adds "Prefer not to say" (stored as :data:`SKIPPED`). For ``number``,
     *minimum*/*maximum* bound the value; for ``date``, *not_before* bounds it from below and
     dates after ``today`` are refused. *hint* is a msgid shown under the question (e.g. the
@@ -95,7 +97,7 @@ class Question:
     kind: AnswerKind = "choice"
     choices: tuple[Choice, ...] = ()
     skippable: bool = False
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str | int | dt.date] = field(default_factory=dict)
     minimum: int | None = None
     maximum: int | None = None
     not_before: dt.date | None = None

@@ -1,8 +1,9 @@
-"""Danger signals in a message: self-harm, violence, being held (plain data, no Telegram).
+"""Immediate danger in a message: self-harm, violence, being held (plain data, no Telegram).
 
-The phrases live in ``knowledge/data/crisis.yaml``. :func:`detect_crisis` says which kinds
-of danger a message signals; the bot then sends the emergency contacts first, whatever the
-person asked. This describes a situation and the help it needs, never the person.
+The phrases live in ``knowledge/data/crisis.yaml``; :func:`detect_crisis` is the ``crisis``
+level of the four-level detection in :mod:`knowledge.risk`. The bot then sends the emergency
+contacts first, whatever the person asked. This describes a situation and the help it needs,
+never the person.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict
-
-from knowledge.normalize import fold
 
 CRISIS_FILE = Path(__file__).with_name("data") / "crisis.yaml"
 
@@ -36,36 +35,13 @@ def crisis_phrases(path: Path = CRISIS_FILE) -> CrisisPhrases:
     return CrisisPhrases.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
-@cache
-def _folded_phrases(path: Path = CRISIS_FILE) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    data = crisis_phrases(path)
-    return tuple(
-        (kind, tuple(fold(phrase).split()))
-        for kind, by_locale in data.phrases.items()
-        for phrases in by_locale.values()
-        for phrase in phrases
-        if fold(phrase)
-    )
-
-
-#: A one-word phrase this short must equal a message word ("qon", blood, must not match
-#: "kontrol"); in longer phrases, and for longer words, a phrase word may begin a message
-#: word, so that conjugated forms match ("камап кой" matches "камап коюшту").
-SHORT_WORD = 4
-
-
-def _matches(words: list[str], phrase: tuple[str, ...]) -> bool:
-    """Each phrase word matches a message word, in order, the words next to each other."""
-    n = len(phrase)
-    if n == 1 and len(phrase[0]) <= SHORT_WORD:
-        return phrase[0] in words
-    return any(
-        all(words[i + j].startswith(phrase[j]) for j in range(n)) for i in range(len(words) - n + 1)
-    )
-
-
 def detect_crisis(text: str) -> frozenset[str]:
-    """The kinds of danger (``self_harm``, ``violence``, ``held_or_forced``) that *text*
-    signals, in any of Safar's languages or scripts; empty if none."""
-    words = fold(text).split()
-    return frozenset(kind for kind, phrase in _folded_phrases() if _matches(words, phrase))
+    """The kinds of immediate danger (``self_harm``, ``violence``, ``held_or_forced``) that
+    *text* signals, in any of Safar's languages or scripts; empty if none.
+
+    The ``crisis`` level of :func:`knowledge.risk.assess`, which also reads the phrases of
+    ``risk.yaml``."""
+    from knowledge.risk import assess
+
+    result = assess(text)
+    return result.kinds if result.is_crisis else frozenset()

@@ -167,3 +167,141 @@ def evaluate(
             t.top3 += _right(result, q.topic, 3)
             t.abstained += result.abstained
     return ev
+
+
+# --- Free-text danger detection (``python -m bot eval-risk``) --------------------------
+
+#: Risk levels, least to most urgent (as in :mod:`knowledge.risk`).
+RISK_LEVELS = ("none", "elevated", "high", "crisis")
+_DANGER = ("high", "crisis")
+
+
+@dataclass(frozen=True)
+class RiskLine:
+    """One labelled line of a risk question set: *text*, *lang* and the *risk* level."""
+
+    text: str
+    lang: str
+    risk: str
+
+
+def read_risk_lines(path: Path) -> list[RiskLine]:
+    """Read a JSONL file of ``{"text", "lang", "risk"}`` lines (other keys are ignored;
+    blank lines are skipped).
+
+    Raises:
+        ValueError: a line is not JSON, lacks one of the keys, or has a risk that is not
+            one of ``none``, ``elevated``, ``high``, ``crisis`` (the message gives the line).
+    """
+    lines = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+            line = RiskLine(str(data["text"]), str(data["lang"]), str(data["risk"]))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{number}: not a risk line ({exc})") from None
+        if line.risk not in RISK_LEVELS:
+            raise ValueError(f"{path}:{number}: unknown risk {line.risk!r}")
+        lines.append(line)
+    return lines
+
+
+def _ratio(hits: int, total: int) -> float:
+    """*hits*/*total* rounded to 4 places; 1.0 when there is nothing to count."""
+    return round(hits / total, 4) if total else 1.0
+
+
+@dataclass
+class RiskEvaluation:
+    """Predicted against labelled levels, per line: ``(lang, label, predicted)``."""
+
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @staticmethod
+    def _hit(label: str, predicted: str) -> bool:
+        # A high line counts as found when high or crisis is predicted.
+        if label == "high":
+            return predicted in _DANGER
+        return predicted == label
+
+    @staticmethod
+    def _precise(label: str, predicted: str) -> bool:
+        # A line predicted high is rightly flagged if it is labelled high or crisis.
+        if predicted == "high":
+            return label in _DANGER
+        return predicted == label
+
+    def by_level(self) -> dict[str, dict[str, float | int]]:
+        """level -> ``{"recall", "precision", "n"}`` (n: lines labelled with the level).
+
+        Recall: the share of lines labelled with the level that were predicted at it (for
+        ``high``, at high or crisis). Precision: the share of lines predicted at the level
+        that carry that label (for ``high``, high or crisis). 1.0 when nothing to count.
+        """
+        out: dict[str, dict[str, float | int]] = {}
+        for level in RISK_LEVELS:
+            labelled = [(lab, pred) for _, lab, pred in self.rows if lab == level]
+            predicted = [(lab, pred) for _, lab, pred in self.rows if pred == level]
+            out[level] = {
+                "recall": _ratio(sum(self._hit(lab, p) for lab, p in labelled), len(labelled)),
+                "precision": _ratio(
+                    sum(self._precise(lab, p) for lab, p in predicted), len(predicted)
+                ),
+                "n": len(labelled),
+            }
+        return out
+
+    def by_lang(self) -> dict[str, dict[str, float]]:
+        """lang -> ``{"crisis_recall", "high_recall"}`` (high recall: high or crisis
+        predicted for a high line)."""
+        out: dict[str, dict[str, float]] = {}
+        for lang in sorted({row[0] for row in self.rows}):
+            rows = [(lab, pred) for lg, lab, pred in self.rows if lg == lang]
+            crisis = [p for lab, p in rows if lab == "crisis"]
+            high = [p for lab, p in rows if lab == "high"]
+            out[lang] = {
+                "crisis_recall": _ratio(sum(p == "crisis" for p in crisis), len(crisis)),
+                "high_recall": _ratio(sum(p in _DANGER for p in high), len(high)),
+            }
+        return out
+
+    def flagged_precision(self) -> float:
+        """Of the lines predicted high or crisis, the share labelled high or crisis."""
+        flagged = [lab for _, lab, pred in self.rows if pred in _DANGER]
+        return _ratio(sum(lab in _DANGER for lab in flagged), len(flagged))
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"n", "by_level": {level: {"recall", "precision", "n"}},
+        "by_lang": {lang: {"crisis_recall", "high_recall"}}}``."""
+        return {"n": len(self.rows), "by_level": self.by_level(), "by_lang": self.by_lang()}
+
+    def table(self) -> str:
+        """Plain-text tables: per level, then per language, then the flagged precision."""
+        head = f"{'level':<9} {'n':>4} {'recall':>7} {'precision':>9}"
+        rows = [head, "-" * len(head)]
+        for level, d in self.by_level().items():
+            rows.append(f"{level:<9} {d['n']:>4} {d['recall']:>7.2f} {d['precision']:>9.2f}")
+        head = f"{'lang':<9} {'n':>4} {'crisis_recall':>13} {'high_recall':>11}"
+        rows += ["", head, "-" * len(head)]
+        for lang, d in self.by_lang().items():
+            n = sum(1 for row in self.rows if row[0] == lang)
+            rows.append(f"{lang:<9} {n:>4} {d['crisis_recall']:>13.2f} {d['high_recall']:>11.2f}")
+        rows += ["", f"flagged (high or crisis) precision: {self.flagged_precision():.2f}", ""]
+        rows.append("labelled \\ predicted  " + " ".join(f"{lv:>8}" for lv in RISK_LEVELS))
+        for label in RISK_LEVELS:
+            counts = [
+                sum(1 for _, lab, pred in self.rows if lab == label and pred == p)
+                for p in RISK_LEVELS
+            ]
+            rows.append(f"{label:<21} " + " ".join(f"{c:>8}" for c in counts))
+        return "\n".join(rows)
+
+
+def evaluate_risk(lines: Iterable[RiskLine], classify: Callable[[str], str]) -> RiskEvaluation:
+    """Run *classify* (text -> level) on every line and keep (lang, label, predicted)."""
+    ev = RiskEvaluation()
+    for line in lines:
+        ev.rows.append((line.lang, line.risk, classify(line.text)))
+    return ev

@@ -178,6 +178,8 @@ class Fault:
     status: int | None
     body: JSON | str | bytes | None
     delay: float = 0.0
+    #: Only calls with this ``chat_id`` meet the fault (None: any call of the method).
+    chat_id: int | str | None = None
 
 
 class EntityParseError(Exception):
@@ -550,6 +552,7 @@ class BotAPIStub:
         times: int = 1,
         retry_after: int = 1,
         delay: float = 0.0,
+        chat_id: int | str | None = None,
     ) -> None:
         """Answer the next ``times`` calls of ``method`` with an error instead of the result.
 
@@ -563,16 +566,20 @@ class BotAPIStub:
             times: how many consecutive calls fail.
             retry_after: seconds for the default 429 body.
             delay: seconds to wait before answering.
+            chat_id: only calls to this chat fail (others pass untouched); default any.
         """
         if body is None:
             body = self.error_body(status, retry_after=retry_after)
         queue = self._faults.setdefault(method.lower(), deque())
-        queue.extend(Fault(status, body, delay) for _ in range(times))
+        queue.extend(Fault(status, body, delay, chat_id) for _ in range(times))
 
-    def delay_next(self, method: str, seconds: float, *, times: int = 1) -> None:
-        """Answer the next ``times`` calls of ``method`` normally, but ``seconds`` late."""
+    def delay_next(
+        self, method: str, seconds: float, *, times: int = 1, chat_id: int | str | None = None
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` (to ``chat_id``, if given) normally,
+        but ``seconds`` late."""
         queue = self._faults.setdefault(method.lower(), deque())
-        queue.extend(Fault(None, None, seconds) for _ in range(times))
+        queue.extend(Fault(None, None, seconds, chat_id) for _ in range(times))
 
     def clear_faults(self) -> None:
         """Forget pending faults and delays."""
@@ -923,7 +930,7 @@ class BotAPIStub:
 
         status: int
         body: Any
-        fault = self._next_fault(name)
+        fault = self._next_fault(name, params)
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
         if fault is not None and fault.status is not None:
@@ -956,11 +963,15 @@ class BotAPIStub:
         text = json.dumps(body, ensure_ascii=False)
         return web.Response(status=status, text=text, content_type="application/json")
 
-    def _next_fault(self, method: str) -> Fault | None:
+    def _next_fault(self, method: str, params: JSON | None = None) -> Fault | None:
         queue = self._faults.get(method.lower())
         if not queue:
             return None
-        fault = queue.popleft()
+        chat = (params or {}).get("chat_id")
+        fault = next((f for f in queue if f.chat_id is None or f.chat_id == chat), None)
+        if fault is None:
+            return None
+        queue.remove(fault)
         if not queue:
             del self._faults[method.lower()]
         return fault

@@ -1,10 +1,13 @@
-"""Shared fixtures: the real Application on an in-process recording transport."""
+"""Shared fixtures: the real Application on an in-process recording transport; a
+session-wide scan of every log line for tokens, phone numbers and people's message text."""
 
 from __future__ import annotations
 
 import itertools
+import logging
+import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,13 +15,108 @@ from typing import Any
 import pytest
 from telegram import Update
 
+from bot import guard
 from bot.app import SafarApp, build_application, close_services, open_services
+from bot.logs import _CAPS
 from bot.settings import Settings
 from bot.transport import Call, RecordingRequest
 from knowledge.loader import KnowledgeBase, load_knowledge_base
 from knowledge.search import Searcher
 
 FIXTURES = Path(__file__).with_name("fixtures")
+
+# ------------------------------------------------------------------ the log scan
+
+#: A bot token's shape (``digits:letters``), wherever it appears in a line.
+TOKEN_RE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
+#: An international phone number: "+", then at least 9 digits with spaces, dots or dashes.
+PHONE_RE = re.compile(r"\+\d(?:[\s().-]?\d){8,}")
+
+
+class LogScan(logging.Handler):
+    """Keeps every formatted log line (traceback included) of the session, and what people
+    sent to the bot (texts, captions, phone numbers), to check that no line holds any."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.lines: list[str] = []
+        self.sent: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # a record that cannot be formatted is a bug of its own
+            self.lines.append(f"UNFORMATTABLE {record.name}: {record.msg!r}")
+
+    def remember(self, text: object) -> None:
+        """Note something a person sent; its first 24 characters must never be logged.
+
+        Short or repetitive strings ("ok", "00000000") are too common to tell apart from
+        ids and words in legitimate lines, and are skipped."""
+        if not isinstance(text, str):
+            return
+        key = text.strip()[:24]
+        if len(key) >= 8 and len(set(key)) >= 5 and any(c.isalpha() for c in key):
+            self.sent.add(key)
+
+    def remember_update(self, update: Any) -> None:
+        """Remember the text, caption, query and phone number anywhere in *update*."""
+        if isinstance(update, dict):
+            for name, value in update.items():
+                if name in ("text", "caption", "query"):
+                    self.remember(value)
+                elif name == "phone_number" and isinstance(value, str):
+                    self.sent.add(value)
+                else:
+                    self.remember_update(value)
+        elif isinstance(update, list):
+            for item in update:
+                self.remember_update(item)
+
+    def problems(self) -> list[str]:
+        """Log lines that hold a token, a phone number or something a person sent."""
+        return [
+            line
+            for line in self.lines
+            if TOKEN_RE.search(line)
+            or PHONE_RE.search(line)
+            or any(text in line for text in self.sent)
+        ]
+
+
+LOG_SCAN = LogScan()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _log_scan() -> Iterator[LogScan]:
+    """Log as production does at its most verbose (``SAFAR_LOG_LEVEL=DEBUG``: Safar's own
+    loggers at DEBUG, noisy libraries capped as in :mod:`bot.logs`) into :data:`LOG_SCAN`
+    for the whole session; at the end, fail if any line holds a token, a phone number or
+    message text."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    for name, cap in _CAPS.items():
+        logging.getLogger(name).setLevel(cap)
+    root.addHandler(LOG_SCAN)
+    yield LOG_SCAN
+    root.removeHandler(LOG_SCAN)
+    root.setLevel(level)
+    problems = LOG_SCAN.problems()
+    assert not problems, f"{len(problems)} log line(s) hold secrets or text: {problems[:5]}"
+
+
+@pytest.fixture(autouse=True)
+def _keep_log_scan() -> None:
+    """A test that reconfigures logging (``setup_logging``) may drop the scan's handler."""
+    root = logging.getLogger()
+    if LOG_SCAN not in root.handlers:
+        root.addHandler(LOG_SCAN)
+
+
+#: A fixed key for personal data at rest in tests (so that a "restart" can read it back).
+TEST_DATA_KEY = "dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LTEyMzQ="
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +151,7 @@ class Harness:
         """Process one Update (JSON dict); return the calls the bot made for it."""
         before = len(self.request.calls)
         update.setdefault("update_id", next(self.ids))
+        LOG_SCAN.remember_update(update)
         await self.app.process_update(Update.de_json(update, self.app.bot))
         return self.request.calls[before:]
 
@@ -142,10 +241,19 @@ async def harness(db_path: Path, kb: KnowledgeBase, searcher: Searcher) -> Async
 class make_harness:
     """``async with make_harness(db, kb) as h``: start; on exit, shut down cleanly."""
 
-    def __init__(self, db: Path, kb: KnowledgeBase, searcher: Searcher | None = None) -> None:
-        self.settings = Settings(SAFAR_DB=db)  # type: ignore[call-arg]
+    def __init__(
+        self,
+        db: Path,
+        kb: KnowledgeBase,
+        searcher: Searcher | None = None,
+        flood_control: bool = False,
+    ) -> None:
+        self.settings = Settings(SAFAR_DB=db, SAFAR_DATA_KEY=TEST_DATA_KEY)  # type: ignore[call-arg]
         self.request = RecordingRequest()
         self.app = build_application(self.settings, kb=kb, request=self.request, searcher=searcher)
+        if not flood_control:  # tests press buttons faster than people: no flood limits
+            unlimited = guard.FloodControl(limit=10**9)
+            guard.install(self.app.bot_data, guard.Guards(unlimited, unlimited))
 
     async def __aenter__(self) -> Harness:
         await self.app.initialize()

@@ -16,10 +16,9 @@ import pytest
 from bot.i18n import LOCALE_NAMES, gettext_for, locale_from_language_code
 from knowledge.loader import KnowledgeBase
 from tests.botapi_stub import BotAPIStub, Call
+from tests.conftest import TEST_DATA_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
-#: A fixed test key for personal data at rest (never used outside tests).
-TEST_DATA_KEY = "dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LTEyMzQ="
 
 
 @pytest.fixture

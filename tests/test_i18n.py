@@ -33,6 +33,16 @@ def _template_ids() -> set[str]:
     return ids
 
 
+def _forms(string: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """A translation as a tuple of its forms (one, or one per plural form)."""
+    return (string,) if isinstance(string, str) else tuple(string)
+
+
+def _key(msgid: str | tuple[str, ...] | list[str]) -> str:
+    """A msgid by its singular form (plural entries have a (singular, plural) id)."""
+    return msgid if isinstance(msgid, str) else msgid[0]
+
+
 @pytest.fixture(scope="module")
 def template_ids() -> set[str]:
     return _template_ids()
@@ -45,7 +55,9 @@ def test_catalog_has_every_msgid_translated_and_none_fuzzy(
     path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as f:
         catalog = read_po(f)
-    missing = sorted(i for i in template_ids if i not in catalog or not catalog[i].string)
+    missing = sorted(
+        i for i in template_ids if i not in catalog or not all(_forms(catalog[i].string))
+    )
     fuzzy = sorted(str(m.id) for m in catalog if m.id and m.fuzzy)
     assert missing == [], f"{locale}: untranslated {missing[:5]}"
     assert fuzzy == [], f"{locale}: fuzzy {fuzzy[:5]}"
@@ -55,9 +67,9 @@ def test_catalog_has_every_msgid_translated_and_none_fuzzy(
 def test_compiled_catalog_matches_its_po_file(locale: str) -> None:
     folder = LOCALES_DIR / locale / "LC_MESSAGES"
     with (folder / "messages.po").open("rb") as f:
-        po = {str(m.id): m.string for m in read_po(f) if m.id}
+        po = {_key(m.id): _forms(m.string) for m in read_po(f) if m.id}
     with (folder / "messages.mo").open("rb") as f:
-        mo = {str(m.id): m.string for m in read_mo(f) if m.id}
+        mo = {_key(m.id): _forms(m.string) for m in read_mo(f) if m.id}
     assert mo == po, "run: pybabel compile -d locales -D messages"
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackContext, CallbackQueryHandler, CommandHandler, filters
 
+from bot.handlers.dialogs import menu_buttons
 from bot.i18n import gettext_for
 from bot.services import services
 from bot.ui import (
@@ -34,7 +35,8 @@ async def home(update: Update, context: Context) -> None:
 
 
 async def section(update: Update, context: Context) -> None:
-    """A section: its topics as buttons; a one-topic section lists its articles at once."""
+    """A section: its guided tools (dialogs) and topics as buttons; a one-topic section
+    without tools lists its articles at once."""
     query = update.callback_query
     assert query is not None and query.data is not None
     key = query.data.removeprefix("s:")
@@ -42,13 +44,15 @@ async def section(update: Update, context: Context) -> None:
         await stale_button(update, context)
         return
     topics = SECTIONS[key]
-    if len(topics) == 1:
+    locale = await user_locale(update, context)
+    tools = menu_buttons(key, locale)
+    if len(topics) == 1 and not tools:
         await topic_screen(update, context, topics[0], key)
         return
-    locale = await user_locale(update, context)
     _ = gettext_for(locale)
     await answer(update)
-    rows = [
+    rows = [[button] for button in tools]
+    rows += [
         [InlineKeyboardButton(_(TOPIC_TITLES[t]), callback_data=f"t:{t}:{key}")] for t in topics
     ]
     rows.append(home_row(locale))

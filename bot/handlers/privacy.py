@@ -1,4 +1,7 @@
-"""/delete: a person erases what Safar keeps about them, after one confirmation."""
+"""/delete: a person erases what Safar keeps about them, after one confirmation.
+
+Their referral cases are withdrawn (personal data erased, consent withdrawn, each
+organisation that received the case told; see :func:`bot.cases.withdraw_person`)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackContext, CallbackQueryHandler, CommandHandler, filters
 
+from bot import cases
+from bot import clock as bot_clock
 from bot.i18n import gettext_for
 from bot.services import services
 from bot.ui import answer, home_row, show, user_locale
@@ -29,7 +34,10 @@ async def ask_to_delete(update: Update, context: Context) -> None:
         "This erases what Safar keeps about you: your language and your subscriptions. "
         "Safar keeps no messages. Delete?"
     )
-    await show(update, html.escape(text), markup)
+    referral = _(
+        "If you asked for a caseworker, your request is withdrawn and the organisation is told."
+    )
+    await show(update, html.escape(text + "\n\n" + referral), markup)
 
 
 async def delete(update: Update, context: Context) -> None:
@@ -38,7 +46,11 @@ async def delete(update: Update, context: Context) -> None:
     if user is None:
         return
     locale = await user_locale(update, context)
-    await services(context).storage.delete_person(user.id)
+    svc = services(context)
+    # Referrals first: withdraw the cases and queue the organisations' notices (one
+    # transaction), then the rest of the person's data.
+    await cases.withdraw_person(svc.storage, svc.cipher, user.id, bot_clock.now())
+    await svc.storage.delete_person(user.id)
     if context.user_data is not None:
         context.user_data.clear()
     _ = gettext_for(locale)

@@ -1,0 +1,307 @@
+"""End to end: the real ``python -m bot run`` process delivers referral cards through the
+Bot API stand-in, survives SIGKILL without losing or silently repeating a card, rides out
+429 and 500, and lets no stranger see or change a case.
+
+The cases are written the way the help path writes them (:func:`bot.cases.open_case`, same
+database file and key), from the test process while the bot runs: the bot's worker finds
+them in the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import cases
+from bot.cases import NewCase, open_case
+from bot.crypto import Cipher
+from bot.i18n import gettext_for
+from bot.storage import Storage
+from tests.botapi_stub import BotAPIStub, Call
+from tests.test_e2e import ROOT, TEST_DATA_KEY
+
+ORG_CHAT = -1001000000111
+FALLBACK_CHAT = -1001000000222
+CASEWORKER = 7301
+STRANGER = 7399
+PERSON = 7310
+
+ENV = {
+    "SAFAR_ORG_CHATS": json.dumps({"kz-legal": ORG_CHAT, "iom-kz": FALLBACK_CHAT}),
+    "SAFAR_CASEWORKERS": json.dumps({"kz-legal": [CASEWORKER], "iom-kz": [7302]}),
+    "SAFAR_FALLBACK_ORG": "iom-kz",
+}
+
+
+class BotProcess:
+    """The real bot, started and stopped (or killed) by the test."""
+
+    def __init__(self, stub: BotAPIStub, db: Path) -> None:
+        self.stub = stub
+        self.db = db
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        env = {
+            **os.environ,
+            **ENV,
+            "BOT_TOKEN": self.stub.token,
+            "SAFAR_DATA_KEY": TEST_DATA_KEY,
+            "SAFAR_BOT_API_URL": self.stub.root,
+            "SAFAR_DB": str(self.db),
+        }
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run",
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        # Ready once it polls for updates.
+        await self.stub.wait_for("getUpdates", timeout=30, since=self.stub.mark())
+
+    async def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        await self.proc.wait()
+
+    async def stop(self) -> str:
+        """SIGINT, wait, and return what it logged."""
+        if self.proc is None or self.proc.returncode is not None:
+            return ""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(self.proc.wait(), 15)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+        assert self.proc.stderr is not None
+        return (await self.proc.stderr.read()).decode()
+
+
+@pytest.fixture
+async def stub() -> AsyncIterator[BotAPIStub]:
+    async with BotAPIStub() as running:
+        yield running
+
+
+@pytest.fixture
+async def bot(stub: BotAPIStub, tmp_path: Path) -> AsyncIterator[BotProcess]:
+    process = BotProcess(stub, tmp_path / "referrals.db")
+    yield process
+    await process.stop()
+
+
+def a_case() -> NewCase:
+    return NewCase(
+        telegram_id=PERSON,
+        chat_id=PERSON,
+        locale="ky",
+        organisation_id="kz-legal",
+        urgency="crisis",
+        needs={"legal": ["passport=held"], "economic": ["food_money=none"]},
+        answers={"country": "KZ", "food_money": "none"},
+        country="KZ",
+        city="Алматы",
+        contact={"telegram": str(PERSON)},
+        consent_version="consent-v1",
+        consent_scope=("case",),
+        risk_level="crisis",
+    )
+
+
+async def write_case(db: Path) -> int:
+    """Write a case the way the help path does (the bot's worker picks it up)."""
+    async with await Storage.open(db) as storage:
+        return await open_case(storage, Cipher(TEST_DATA_KEY), a_case(), _now())
+
+
+async def read(db: Path, case_id: int) -> tuple[str | None, list[Any], list[Any]]:
+    """(state, events, outbox rows) of the case, read from the file."""
+    async with await Storage.open(db) as storage:
+        case = await cases.load_case(storage, Cipher(TEST_DATA_KEY), case_id)
+        return (
+            case.state if case else None,
+            await cases.events(storage, case_id),
+            await cases.outbox_rows(storage, case_id),
+        )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _to(chat_id: int, method: str = "sendMessage"):  # type: ignore[no-untyped-def]
+    def match(call: Call) -> bool:
+        return call.method == method and call.params.get("chat_id") == chat_id
+
+    return match
+
+
+def accepted_sends(stub: BotAPIStub, chat_id: int) -> int:
+    return sum(
+        1
+        for call, answer in zip(stub.calls, stub.responses, strict=True)
+        if call.method == "sendMessage"
+        and call.params.get("chat_id") == chat_id
+        and answer is not None
+        and answer[0] == 200
+    )
+
+
+async def test_a_kill_before_the_card_is_sent_delivers_it_once_after_restart(
+    stub: BotAPIStub, bot: BotProcess
+) -> None:
+    await bot.start()
+    # Telegram will not answer this card (it fails, late): the process dies meanwhile.
+    stub.fail_next("sendMessage", 500, delay=60, chat_id=ORG_CHAT)
+    mark = stub.mark()
+    case_id = await write_case(bot.db)
+    await stub.wait_for(_to(ORG_CHAT), timeout=20, since=mark)
+    await bot.kill()
+    assert (await read(bot.db, case_id))[2] == [("case", "kz-legal", "sending", 0)]
+    stub.clear_faults()
+
+    mark = stub.mark()
+    await bot.start()
+    await stub.wait_for(_to(ORG_CHAT), timeout=20, since=mark)
+    await asyncio.sleep(3)  # time for a second card, if there were one
+    [card] = stub.sent_messages(ORG_CHAT)
+    _ = gettext_for("ru")
+    assert _("Referral no. {id}").format(id=case_id) in card["text"]
+    assert accepted_sends(stub, ORG_CHAT) == 1
+    _state, history, outbox = await read(bot.db, case_id)
+    assert outbox == [("case", "kz-legal", "sent", 1)]
+    assert [e[1] for e in history] == ["opened", "delivered"]
+    log = await bot.stop()
+    assert "Traceback" not in log and "Алматы" not in log
+
+
+async def test_a_kill_after_telegram_took_the_card_repeats_it_as_the_same_case(
+    stub: BotAPIStub, bot: BotProcess
+) -> None:
+    """The one window left: Telegram stores the card, the process dies before recording it.
+    The card comes again, marked as a possible repeat, and both copies act on one case."""
+    await bot.start()
+    stub.delay_next("sendMessage", 2, chat_id=ORG_CHAT)  # stored, answered 2 s late
+    mark = stub.mark()
+    case_id = await write_case(bot.db)
+    await stub.wait_for(_to(ORG_CHAT), timeout=20, since=mark)
+    await bot.kill()
+    await asyncio.sleep(2.5)  # the stand-in stores the first card after its delay
+    await bot.start()
+    for _try in range(100):
+        if len(stub.sent_messages(ORG_CHAT)) == 2:
+            break
+        await asyncio.sleep(0.2)
+    first, second = stub.sent_messages(ORG_CHAT)
+    _ = gettext_for("ru")
+    number = _("Referral no. {id}").format(id=case_id)
+    assert number in first["text"] and number in second["text"]
+    assert "🔁" in second["text"] and "🔁" not in first["text"]
+    buttons = [b["callback_data"] for row in first["reply_markup"]["inline_keyboard"] for b in row]
+    assert f"cw:a:{case_id}" in buttons
+    # Accept on the first copy claims the one case; the second copy's Accept is refused.
+    caseworker = stub.make_user(CASEWORKER, "Caseworker")
+    mark = stub.mark()
+    stub.push_callback(f"cw:a:{case_id}", chat_id=ORG_CHAT, message_id=first["message_id"],
+                       user=caseworker)  # fmt: skip
+    await stub.wait_for(_to(PERSON), timeout=20, since=mark)
+    mark = stub.mark()
+    stub.push_callback(f"cw:a:{case_id}", chat_id=ORG_CHAT, message_id=second["message_id"],
+                       user=caseworker)  # fmt: skip
+    answer = await stub.wait_for("answerCallbackQuery", timeout=10, since=mark)
+    assert answer.params["text"] == _("You have already taken this referral.")
+    assert accepted_sends(stub, PERSON) == 1
+
+
+async def test_429_then_500_delay_the_card_but_neither_lose_nor_repeat_it(
+    stub: BotAPIStub, bot: BotProcess
+) -> None:
+    await bot.start()
+    stub.fail_next("sendMessage", 429, retry_after=2, chat_id=ORG_CHAT)
+    stub.fail_next("sendMessage", 500, chat_id=ORG_CHAT)
+    mark = stub.mark()
+    started = time.monotonic()
+    case_id = await write_case(bot.db)
+    first = await stub.wait_for(_to(ORG_CHAT), timeout=20, since=mark)
+    for _try in range(150):
+        if stub.sent_messages(ORG_CHAT):
+            break
+        await asyncio.sleep(0.2)
+    delivered = time.monotonic()
+    await asyncio.sleep(3)
+    attempts = [
+        (call, answer)
+        for call, answer in zip(stub.calls[mark:], stub.responses[mark:], strict=True)
+        if _to(ORG_CHAT)(call)
+    ]
+    assert [answer[0] if answer else None for _call, answer in attempts] == [429, 500, 200]
+    assert len(stub.sent_messages(ORG_CHAT)) == 1
+    assert attempts[-1][0].at - first.at >= 2 + 4  # retry_after, then the back-off (5 s)
+    assert delivered - started < 30
+    _state, history, outbox = await read(bot.db, case_id)
+    assert outbox == [("case", "kz-legal", "sent", 2)]  # the 429 is not an attempt
+    assert [e[1] for e in history] == ["opened", "delivered"]
+
+
+async def test_a_stranger_sees_nothing_and_changes_nothing(
+    stub: BotAPIStub, bot: BotProcess
+) -> None:
+    await bot.start()
+    mark = stub.mark()
+    case_id = await write_case(bot.db)
+    await stub.wait_for(_to(ORG_CHAT), timeout=20, since=mark)
+    for _try in range(100):
+        before = await read(bot.db, case_id)
+        if before[2] == [("case", "kz-legal", "sent", 1)]:
+            break
+        await asyncio.sleep(0.1)
+    card = stub.sent_messages(ORG_CHAT)[0]["message_id"]
+    stranger = stub.make_user(STRANGER, "Stranger", username="stranger")
+    _ = gettext_for("ru")
+    # 1. /cases in a private chat.
+    mark = stub.mark()
+    stub.push_text("/cases", chat_id=STRANGER, user=stranger)
+    reply = await stub.wait_for(_to(STRANGER), timeout=10, since=mark)
+    assert reply.params["text"] == _("This command is for caseworkers of partner organisations.")
+    # 2. A forged Accept under that reply (data Telegram never showed them).
+    mark = stub.mark()
+    stub.push_callback(f"cw:a:{case_id}", chat_id=STRANGER, user=stranger, strict=False)
+    answer = await stub.wait_for("answerCallbackQuery", timeout=10, since=mark)
+    assert answer.params["text"] == _("This button is not available.")
+    # 3. The real Accept button of the card, pressed by a member of the group who is no
+    #    caseworker, and /cases in the group.
+    mark = stub.mark()
+    stub.push_callback(button_text=_("✅ Accept"), chat_id=ORG_CHAT, user=stranger)
+    answer = await stub.wait_for("answerCallbackQuery", timeout=10, since=mark)
+    assert answer.params["text"] == _("This button is not available.")
+    stub.push_text("/cases", chat_id=ORG_CHAT, user=stranger)
+    await stub.wait_for(_to(ORG_CHAT), timeout=10, since=mark)
+    await asyncio.sleep(1)
+    said = [c.params for c in stub.calls[mark:] if c.method != "getUpdates"]
+    assert not [p for p in said if "editMessageText" in str(p)]
+    assert all(str(case_id) not in str(p.get("text", "")) for p in said)
+    assert not [c for c in stub.calls if _to(PERSON)(c)]
+    assert await read(bot.db, case_id) == before
+    # The caseworker can: Accept, and the person is told in Kyrgyz.
+    mark = stub.mark()
+    stub.push_callback(button_text=_("✅ Accept"), chat_id=ORG_CHAT, message_id=card,
+                       user=stub.make_user(CASEWORKER, "Caseworker"))  # fmt: skip
+    await stub.wait_for(_to(PERSON), timeout=20, since=mark)
+    ky = gettext_for("ky")
+    [told] = stub.sent_messages(PERSON)
+    assert told["text"] == ky(
+        "Good news: a caseworker has taken your request (no. {id}). They will contact "
+        "you soon. You can withdraw it at any time with /delete."
+    ).format(id=case_id)
+    state, history, _outbox = await read(bot.db, case_id)
+    assert state == cases.ACCEPTED and history[-1][1:] == ("accepted", "caseworker", CASEWORKER)

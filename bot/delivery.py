@@ -401,7 +401,9 @@ class Delivery:
         fallback = self._settings.fallback_org
         if fallback:
             before = now - dt.timedelta(minutes=self._settings.escalate_minutes)
-            escalated = await cases.escalate_unclaimed(self._storage, fallback, before, now)
+            escalated = await cases.escalate_unclaimed(
+                self._storage, fallback, before, now, own_systems=self._settings.org_webhooks
+            )
             for case_id in escalated:
                 log.info("referral %d: not claimed in time, escalated to %s", case_id, fallback)
         horizon = now - dt.timedelta(days=self._settings.case_retention_days)

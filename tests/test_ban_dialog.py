@@ -158,3 +158,27 @@ def test_render_escapes_nothing_from_the_person_and_is_html() -> None:
     assert isinstance(state.done.result, BanResult)
     text = render_estimate(state.done.result.estimate, Plain())
     assert text.count("<b>") == text.count("</b>")
+
+
+@pytest.mark.parametrize("locale", ["ky", "tg", "ru", "uz", "uz_Cyrl"])
+def test_every_screen_of_the_estimate_is_in_the_locale(locale: str) -> None:
+    from bot.i18n import gettext_for
+    from tests.dialog_helpers import CatalogTranslator
+
+    _ = gettext_for(locale)
+    state = start(DIALOG, TODAY)
+    seen = []
+    for answer in ("ru", "overstay", "300", "yes", "01.06.2024", "expulsion", "2", "1.2.2023",
+                   "unpaid", "fine", "done"):  # fmt: skip
+        assert state.question is not None
+        seen.append(state.question.text)
+        seen.extend(c.label for c in state.question.choices if not c.label[0].isdigit())
+        state = step(DIALOG, state, answer, TODAY)
+    for msgid in seen:
+        assert _(msgid) != msgid, (locale, msgid)
+    assert state.done is not None
+    text = DIALOG.render(state.done.result, CatalogTranslator(locale))
+    for english in ("This is an estimate", "Bans that likely apply", "Until it is paid",
+                    "How to confirm", "check officially"):  # fmt: skip
+        assert english not in text, (locale, english)
+    assert _("This is an estimate from your answers, not an official answer.") in text

@@ -22,12 +22,13 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot import guard
+from bot import guard, reminders
 from bot.broadcast import BROADCASTER_KEY, Broadcaster
 from bot.crypto import Cipher
 from bot.delivery import DELIVERY_KEY, Delivery
 from bot.handlers import (
     articles,
+    ban,
     caseworkers,
     checks,
     dialogs,
@@ -117,6 +118,7 @@ def build_application(
         articles,
         dialogs,
         checks,
+        ban,
         help,
         search,
         share,
@@ -145,6 +147,9 @@ async def open_services(app: SafarApp) -> None:
         len(kb.articles),
         await storage.schema_version(),
     )
+    # Reminders live in SQLite; the JobQueue forgets them at a restart: schedule them again.
+    scheduled = await reminders.schedule_all(app, storage, cipher)
+    log.info("reminders scheduled: %d", scheduled)
     if settings.token:  # offline modes (chat, replay, tests) never send broadcasts
         broadcaster = Broadcaster(storage, app.bot)
         await broadcaster.start()

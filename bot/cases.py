@@ -635,11 +635,18 @@ def may_escalate(scope: Iterable[str], fallback: str) -> bool:
 
 
 async def escalate_unclaimed(
-    storage: Storage, fallback: str, created_before: dt.datetime, now: dt.datetime
+    storage: Storage,
+    fallback: str,
+    created_before: dt.datetime,
+    now: dt.datetime,
+    own_systems: Iterable[str] = (),
 ) -> list[int]:
     """Queue every ``urgent`` or ``crisis`` case opened before *created_before*, still
     unclaimed, not yet escalated, not already with *fallback*, and whose consent allows it
     (:func:`may_escalate`), for delivery to the *fallback* organisation; log ``escalated``.
+
+    Cases already delivered to one of *own_systems* (organisations whose case system took
+    the case by webhook, where claims happen outside Safar) are not escalated.
 
     Returns:
         The ids of the cases escalated now.
@@ -647,6 +654,8 @@ async def escalate_unclaimed(
     at = iso(now)
     conn = storage.conn
     marks = ",".join("?" * len(ESCALATED_URGENCIES))
+    systems = sorted(set(own_systems))
+    system_marks = ",".join("?" * len(systems))
     done: list[int] = []
     async with storage.transaction():
         async with conn.execute(
@@ -654,8 +663,16 @@ async def escalate_unclaimed(
             f"WHERE c.state = ? AND c.claimed_by IS NULL AND c.urgency IN ({marks}) "
             "AND c.created_at < ? AND c.escalated_at IS NULL AND NOT EXISTS ("
             " SELECT 1 FROM referral_outbox AS o WHERE o.case_id = c.id AND o.kind = ? "
-            " AND o.target = ?) ORDER BY c.id",
-            (OPEN, *sorted(ESCALATED_URGENCIES), iso(created_before), KIND_CASE, fallback),
+            f" AND (o.target = ? OR (o.state = 'sent' AND o.target IN ({system_marks})))"
+            ") ORDER BY c.id",
+            (
+                OPEN,
+                *sorted(ESCALATED_URGENCIES),
+                iso(created_before),
+                KIND_CASE,
+                fallback,
+                *systems,
+            ),
         ) as cur:
             rows = await cur.fetchall()
         for case_id, scope in rows:

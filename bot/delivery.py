@@ -120,6 +120,20 @@ def org_locale(settings: Settings, organisation_id: str) -> str:
     return normalize_locale(settings.org_locales.get(organisation_id, "ru"))
 
 
+def fallback_org(settings: Settings) -> str | None:
+    """The organisation that gets unclaimed urgent cases and cases their organisation
+    refused: ``SAFAR_FALLBACK_ORG``, else the service directory's fallback (the one the
+    consent text names), else None."""
+    if settings.fallback_org:
+        return settings.fallback_org
+    try:
+        from knowledge.services import directory
+
+        return directory().fallback
+    except Exception:  # no directory, or an invalid one: no fallback
+        return None
+
+
 def _when(iso_text: str) -> str:
     try:
         return dt.datetime.fromisoformat(iso_text).strftime("%Y-%m-%d %H:%M UTC")
@@ -398,10 +412,12 @@ class Delivery:
             return
         self._last_maintenance = now_ts
         now = self._now()
-        fallback = self._settings.fallback_org
+        fallback = fallback_org(self._settings)
         if fallback:
             before = now - dt.timedelta(minutes=self._settings.escalate_minutes)
-            escalated = await cases.escalate_unclaimed(self._storage, fallback, before, now)
+            escalated = await cases.escalate_unclaimed(
+                self._storage, fallback, before, now, own_systems=self._settings.org_webhooks
+            )
             for case_id in escalated:
                 log.info("referral %d: not claimed in time, escalated to %s", case_id, fallback)
         horizon = now - dt.timedelta(days=self._settings.case_retention_days)
@@ -482,7 +498,7 @@ class Delivery:
             raise _Permanent(f"unknown job kind {item.kind}")
 
     async def _failover(self, item: OutboxItem) -> None:
-        fallback = self._settings.fallback_org
+        fallback = fallback_org(self._settings)
         case = await cases.load_case(self._storage, self._cipher, item.case_id)
         if not fallback or fallback == item.target or case is None:
             log.error("referral %d could not be delivered and has no fallback", item.case_id)

@@ -14,7 +14,7 @@
 | SAFAR_ORG_WEBHOOKS  | JSON {"org-id": {"url": ..., "secret": ...}}: cases | {}           |
 |                     | as signed JSON instead of a card                   |              |
 | SAFAR_ORG_LOCALES   | JSON {"org-id": "ky"}: language of an org's cards  | ru           |
-| SAFAR_FALLBACK_ORG  | org id that gets unclaimed urgent cases            | (none)       |
+| SAFAR_FALLBACK_ORG  | org id that gets unclaimed urgent cases            | directory's  |
 | SAFAR_ESCALATE_MINUTES | minutes before an unclaimed urgent case escalates | 30         |
 | SAFAR_CASE_RETENTION_DAYS | days after which finished cases are anonymised | 90         |
 """
@@ -91,7 +91,8 @@ class Settings(BaseSettings):
     #: Organisation id -> the locale its cards are written in (default ``ru``).
     org_locales: dict[str, str] = Field(default_factory=dict, validation_alias="SAFAR_ORG_LOCALES")
     #: The organisation that gets urgent and crisis cases nobody claimed in time (only if
-    #: the person's consent covers it; see bot.cases.may_escalate).
+    #: the person's consent covers it; see bot.cases.may_escalate). Default: the service
+    #: directory's fallback, which the consent text names.
     fallback_org: str | None = Field(default=None, validation_alias="SAFAR_FALLBACK_ORG")
     #: Minutes an urgent or crisis case may stay unclaimed before it is escalated.
     escalate_minutes: float = Field(default=30.0, gt=0, validation_alias="SAFAR_ESCALATE_MINUTES")

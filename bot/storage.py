@@ -82,9 +82,20 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX dialog_states_active ON dialog_states (telegram_id, active);
     """,
-    # 4: reminders (estimator): a placeholder, replaced by its script when that lands
-    # (PROTOCOL.md numbers the migrations so).
-    "",
+    # 4: reminders (bot/reminders.py). Everything about the reminder (when it fires, the
+    # ban's end date, the locale) is in ``sealed`` (a Fernet token, bot/crypto.py), so the
+    # database does not show who has a ban ending when. ``created`` is ISO 8601 UTC text;
+    # ``sent_at`` is Unix seconds (UTC, REAL), NULL until the reminder went out.
+    """
+    CREATE TABLE IF NOT EXISTS reminders (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        telegram_id INTEGER NOT NULL,
+        sealed      BLOB NOT NULL,
+        created     TEXT NOT NULL,
+        sent_at     REAL
+    );
+    CREATE INDEX IF NOT EXISTS reminders_person ON reminders (telegram_id, sent_at);
+    """,
     # 5: consent-based referrals (bot/cases.py, bot/delivery.py). Personal data lives only in
     # the ``sealed`` columns (Fernet tokens, bot/crypto.py); ``person`` is a keyed hash of
     # the person's Telegram id (Cipher.pseudonym), so /delete finds their rows although the
@@ -356,10 +367,56 @@ class Storage:
         transaction.
         Anonymous usage counts hold nothing about anyone and stay."""
         async with self._transaction():
-            for table in ("users", "subscriptions", "broadcast_outbox", "dialog_states"):
+            for table in (
+                "users",
+                "subscriptions",
+                "broadcast_outbox",
+                "dialog_states",
+                "reminders",
+            ):
                 await self._conn.execute(
                     f"DELETE FROM {table} WHERE telegram_id = ?", (telegram_id,)
                 )
+
+    # ------------------------------------------------------------ reminders
+
+    async def add_reminders(self, telegram_id: int, sealed: Iterable[bytes]) -> list[int]:
+        """Store reminders of the person (each *sealed*: an encrypted payload, see
+        :mod:`bot.reminders`) in one transaction; return their ids in order."""
+        ids = []
+        async with self._transaction():
+            for token in sealed:
+                cur = await self._conn.execute(
+                    "INSERT INTO reminders (telegram_id, sealed, created) VALUES (?, ?, ?)",
+                    (telegram_id, token, _now()),
+                )
+                ids.append(int(cur.lastrowid or 0))
+        return ids
+
+    async def pending_reminders(
+        self, telegram_id: int | None = None
+    ) -> list[tuple[int, int, bytes]]:
+        """Reminders not yet sent, as (id, telegram_id, sealed), oldest first; of one
+        person if *telegram_id* is given."""
+        sql = "SELECT id, telegram_id, sealed FROM reminders WHERE sent_at IS NULL"
+        args: tuple[int, ...] = ()
+        if telegram_id is not None:
+            sql += " AND telegram_id = ?"
+            args = (telegram_id,)
+        async with self._conn.execute(sql + " ORDER BY id", args) as cur:
+            rows = await cur.fetchall()
+        return [(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
+
+    async def reminder_sent(self, reminder_id: int, at: float) -> None:
+        """Mark reminder *reminder_id* as sent at Unix time *at* (seconds, UTC)."""
+        await self._conn.execute("UPDATE reminders SET sent_at = ? WHERE id = ?", (at, reminder_id))
+
+    async def cancel_reminder(self, telegram_id: int, reminder_id: int) -> bool:
+        """Delete the person's reminder *reminder_id*; False if there was none."""
+        cur = await self._conn.execute(
+            "DELETE FROM reminders WHERE id = ? AND telegram_id = ?", (reminder_id, telegram_id)
+        )
+        return bool(cur.rowcount)
 
     async def save_dialog(self, telegram_id: int, name: str, state: bytes, active: bool) -> None:
         """Store the person's dialog *name* (*state*: encrypted answers). An active dialog

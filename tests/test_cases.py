@@ -304,3 +304,15 @@ async def test_export_counts_by_week_country_urgency_and_need(
         {"week": "2026-W49", "country": "KZ", "urgency": "urgent", "need": "legal", "cases": 2},
         {"week": "2026-W50", "country": "??", "urgency": "routine", "need": "none", "cases": 1},
     ]
+
+
+async def test_a_case_taken_by_an_organisations_own_system_is_not_escalated(
+    storage: Storage, cipher: Cipher
+) -> None:
+    case_id = await open_case(storage, cipher, new_case(consent_scope=("fallback",)), NOW)
+    item = await cases.claim_job(storage, NOW.timestamp())
+    assert item is not None
+    await cases.job_sent(storage, item, NOW)
+    later = NOW + dt.timedelta(hours=1)
+    assert await cases.escalate_unclaimed(storage, "iom-kz", later, later, ["kz-legal"]) == []
+    assert await cases.escalate_unclaimed(storage, "iom-kz", later, later) == [case_id]

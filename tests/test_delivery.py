@@ -726,3 +726,11 @@ async def test_export_cases_gives_anonymous_counts_as_json_and_csv(
     exported = out.read_text() + json.dumps(report, ensure_ascii=False)
     for secret in (PHONE, USERNAME, CITY, str(PERSON), "passport=held"):
         assert secret not in exported
+
+
+def test_the_fallback_is_the_directorys_unless_set(tmp_path: Path) -> None:
+    from bot.delivery import fallback_org
+    from knowledge.services import directory
+
+    assert fallback_org(Settings(SAFAR_DB=tmp_path / "x.db")) == directory().fallback  # type: ignore[call-arg]
+    assert fallback_org(settings_for(tmp_path / "x.db")) == "iom-kz"

@@ -122,6 +122,7 @@ async def help_command(update: Update, context: Context) -> None:
         html.escape(_("/unsubscribe — stop the news")),
         html.escape(_("/leaflet — a leaflet to print of the last article you read")),
         html.escape(_("/link — a link to the last article you read, to pass on")),
+        html.escape(_("/reminders — your reminders (when a ban ends)")),
         html.escape(_("/delete — erase what Safar keeps about you")),
         "",
         html.escape(

@@ -31,6 +31,7 @@ from knowledge.search import Hit, Searcher, SearchResult  # noqa: E402
 DEFAULT_FILES = [
     ROOT.parent / "shared" / "eval" / "questions-dev.jsonl",
     ROOT / "tests" / "questions" / "questions-own.jsonl",
+    ROOT / "tests" / "questions" / "questions-tune.jsonl",
 ]
 
 

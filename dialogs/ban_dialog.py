@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dialogs.ban_estimator import Ban, Estimate, Event, estimate
+from dialogs.ban_rules import Basis
 from dialogs.engine import N_, Action, Answer, Choice, Done, Question, Translator, as_date
 
 #: Earliest date accepted for an event (nothing older matters for a ban today).
@@ -87,8 +88,18 @@ def _yes_no(key: str, text: str) -> Question:
     )
 
 
-def _date(key: str, text: str) -> Question:
-    return Question(key, text, kind="date", not_before=NOT_BEFORE, hint=_DATE_HINT)
+def _date(key: str, text: str, today: dt.date | None = None) -> Question:
+    """A date question; with *today*, buttons "Today" and "Yesterday" too."""
+    choices: tuple[Choice, ...] = ()
+    if today is not None:
+        yesterday = today - dt.timedelta(days=1)
+        choices = (
+            Choice(today.isoformat(), N_("📅 Today")),
+            Choice(yesterday.isoformat(), N_("📅 Yesterday")),
+        )
+    return Question(
+        key, text, kind="date", choices=choices, columns=2, not_before=NOT_BEFORE, hint=_DATE_HINT
+    )
 
 
 def _chosen(answers: Mapping[str, Answer]) -> list[str]:
@@ -104,7 +115,7 @@ def _chosen(answers: Mapping[str, Answer]) -> list[str]:
     return out
 
 
-def _follow_up(event: str, answers: Mapping[str, Answer]) -> Question | None:
+def _follow_up(event: str, answers: Mapping[str, Answer], today: dt.date) -> Question | None:
     """The next question about *event*, or None when it is fully described."""
     if event == "overstay":
         if "overstay_days" not in answers:
@@ -119,7 +130,7 @@ def _follow_up(event: str, answers: Mapping[str, Answer]) -> Question | None:
         if "overstay_left" not in answers:
             return _yes_no("overstay_left", N_("Have you left the country since then?"))
         if answers["overstay_left"] == "yes" and "overstay_exit" not in answers:
-            return _date("overstay_exit", N_("On what date did you leave?"))
+            return _date("overstay_exit", N_("On what date did you leave?"), today)
     elif event == "offences":
         if "offences_count" not in answers:
             return Question(
@@ -272,7 +283,7 @@ class BanDialog:
             )
         chosen = _chosen(answers)
         for event in chosen:
-            follow = _follow_up(event, answers)
+            follow = _follow_up(event, answers, today)
             if follow is not None:
                 return follow
         n = len(chosen) + 1
@@ -319,6 +330,24 @@ class BanDialog:
         return render_estimate(result.estimate, tr)
 
 
+#: Law names as the result shows them (msgids; the rules file uses the keys).
+LAW_NAMES: dict[str, str] = {
+    "114-FZ": N_("114-FZ"),
+    "KZ Law On Migration No. 477-IV": N_("Law of Kazakhstan On Migration"),
+}
+
+
+def cite(basis: Basis, tr: Translator) -> str:
+    """The legal basis in *tr*'s locale, e.g. ru "114-ФЗ, ст. 27, п. 12"."""
+    _ = tr.gettext
+    law = _(LAW_NAMES.get(basis.law, basis.law))
+    if basis.paragraph:
+        return _("{law}, Art. {article}, p. {paragraph}").format(
+            law=law, article=basis.article, paragraph=basis.paragraph
+        )
+    return _("{law}, Art. {article}").format(law=law, article=basis.article)
+
+
 def _esc(text: str) -> str:
     return html.escape(text, quote=False)
 
@@ -329,7 +358,7 @@ def _ban_lines(ban: Ban, tr: Translator) -> list[str]:
     ground = GROUND_TEXT[rule.ground]
     if rule.id == _REPEATED:
         ground = N_("expelled or deported two or more times")
-    lines = [f"• <b>{_esc(rule.basis.cite())}</b>: {_esc(_(ground))}"]
+    lines = [f"• <b>{_esc(cite(rule.basis, tr))}</b>: {_esc(_(ground))}"]
     if rule.confidence == "unverified":
         lines.append(
             "  ⚠️ " + _esc(_("This may apply, but we could not confirm the rule. Check officially."))
@@ -347,7 +376,7 @@ def _ban_lines(ban: Ban, tr: Translator) -> list[str]:
         else:
             lines.append("  " + _esc(length))
         if ban.end is not None:
-            key = N_("Ended on {date}.") if ban.ended else N_("Ends on {date}.")
+            key = N_("Ended on {date}") if ban.ended else N_("Ends on {date}")
             lines.append("  " + _esc(_(key).format(date=tr.format_date(ban.end))))
     elif ban.until is not None:
         lines.append("  " + _esc(_(_UNTIL_TEXT[ban.until])))
@@ -381,10 +410,9 @@ def render_estimate(est: Estimate, tr: Translator) -> str:
         )
     live = [b for b in est.bans if not b.ended]
     if est.latest_end is not None and est.latest_end >= est.as_of:
-        text = _("📅 Estimated end: {date}. Enter at the earliest the day after.").format(
-            date=tr.format_date(est.latest_end)
-        )
-        parts.append("<b>" + _esc(text) + "</b>")
+        text = _("📅 Estimated end: {date}").format(date=tr.format_date(est.latest_end))
+        after = _("You may enter at the earliest the day after.")
+        parts.append("<b>" + _esc(text) + "</b>\n" + _esc(after))
     elif est.bans and not live:
         parts.append(_esc(_("✅ The bans we estimated have ended.")))
     if est.may_be_longer and live:

@@ -43,7 +43,12 @@ async def test_the_ban_section_offers_the_estimate_and_the_result_is_in_tajik(
     await harness.say("30/09/2022")
     calls = await harness.press("dq:ban:4:6")
     result = texts(calls)[-1]
-    assert "114-FZ Art. 27 p. 2.1" in result
+    assert (
+        _("{law}, Art. {article}, p. {paragraph}").format(
+            law=_("114-FZ"), article="27", paragraph="2.1"
+        )
+        in result
+    )
     assert format_date(END, "tg") in result  # Babel's Tajik long date
     assert _("This is an estimate from your answers, not an official answer.") in result
     data = [d for _label, d in buttons(calls)]

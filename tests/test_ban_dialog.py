@@ -52,8 +52,9 @@ def test_overstay_and_fines_give_each_ban_and_the_latest_end() -> None:
     est = state.done.result.estimate
     assert est.latest_end == dt.date(2027, 12, 1)
     text = result_text(state)
-    assert "114-FZ Art. 26 p. 8" in text and "114-FZ Art. 26 p. 4" in text
+    assert "114-FZ, Art. 26, p. 8" in text and "114-FZ, Art. 26, p. 4" in text
     assert "📅 Estimated end: 2027-12-01" in text
+    assert "You may enter at the earliest the day after." in text
     assert "This is an estimate from your answers, not an official answer." in text
     assert "How to confirm" in text
     # p.12 rests on secondary sources only: marked, not stated as fact
@@ -81,7 +82,7 @@ def test_not_left_yet_says_the_ban_starts_on_leaving() -> None:
 def test_long_overstay_shows_unverified_rules_without_their_numbers() -> None:
     state = run("ru", "overstay", "300", "yes", "01.06.2024", "done")
     text = result_text(state)
-    assert "114-FZ Art. 27 p. 13" in text
+    assert "114-FZ, Art. 27, p. 13" in text
     assert "we could not confirm the rule" in text
     assert "10 years" not in text  # the unverified 10-year term is not published
     assert "It may last longer" in text
@@ -182,3 +183,12 @@ def test_every_screen_of_the_estimate_is_in_the_locale(locale: str) -> None:
                     "How to confirm", "check officially"):  # fmt: skip
         assert english not in text, (locale, english)
     assert _("This is an estimate from your answers, not an official answer.") in text
+
+
+def test_the_day_of_leaving_can_be_chosen_with_a_button() -> None:
+    state = run("ru", "overstay", "31", "yes")
+    assert state.question is not None and state.question.key == "overstay_exit"
+    labels = {c.label: c.value for c in state.question.choices}
+    assert labels["📅 Yesterday"] == "2026-12-04"
+    state = step(DIALOG, state, labels["📅 Today"], TODAY)
+    assert state.answer_map()["overstay_exit"] == "2026-12-05"

@@ -84,7 +84,13 @@ async def test_a_reminder_asked_in_tajik_fires_after_a_restart(tmp_path: Path) -
             await stub.wait_for(_to_user(), timeout=10, since=mark)
             call = await press(_("✅ That's all: show the result"))
             result = call.params["text"]
-            assert "114-FZ Art. 27 p. 2.1" in result and format_date(END, "tg") in result
+            assert (
+                _("{law}, Art. {article}, p. {paragraph}").format(
+                    law=_("114-FZ"), article="27", paragraph="2.1"
+                )
+                in result
+                and format_date(END, "tg") in result
+            )
             call = await press(_("⏰ Remind me when it ends"))
             days = ngettext_for("tg")("{n} day before", "{n} days before", 30).format(n=30)
             call = await press(days)

@@ -123,7 +123,7 @@ async def set_reminder(update: Update, context: Context) -> None:
     dates = ", ".join(
         format_date(p.fire.astimezone(clock.SERVED_TZ).date(), locale) for p in planned
     )
-    text = _("✅ Done. I will remind you on: {dates}.").format(dates=dates)
+    text = _("✅ Done. I will remind you on: {dates}").format(dates=dates)
     markup = InlineKeyboardMarkup(
         [[InlineKeyboardButton(_("⏰ My reminders"), callback_data="rems")], home_row(locale)]
     )

@@ -116,6 +116,14 @@ async def set_reminder(update: Update, context: Context) -> None:
         return
     await answer(update)
     svc = services(context)
+    # Asking again for the same end date replaces the earlier reminders (no duplicates).
+    for reminder_id, _tid, token in await svc.storage.pending_reminders(user.id):
+        try:
+            same = reminders.Payload.open(svc.cipher, token).end == end
+        except (DecryptionError, ValueError, KeyError, TypeError):
+            continue
+        if same and await svc.storage.cancel_reminder(user.id, reminder_id):
+            reminders.unschedule(context.application, reminder_id)
     planned = reminders.plan(end, days, clock.today(), locale)
     ids = await svc.storage.add_reminders(user.id, [p.seal(svc.cipher) for p in planned])
     for reminder_id, payload in zip(ids, planned, strict=True):

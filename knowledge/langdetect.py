@@ -15,6 +15,7 @@ it afterwards (key: the py3langid version and the languages); :func:`warm_up` lo
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import pickle
 import re
@@ -164,14 +165,17 @@ def warm_up() -> None:
 def _identifier() -> LanguageIdentifier:
     path = None
     if _CACHE_DIR:
-        name = f"safar-langid-{version('py3langid')}-{'-'.join(_LANGUAGES)}-3.pickle"
+        name = f"safar-langid-{version('py3langid')}-{'-'.join(_LANGUAGES)}-4.pickle"
         path = _CACHE_DIR[0] / name
         try:
             with path.open("rb") as file:
-                found, typecode, count = pickle.load(file)
-                moves = array(typecode)
-                moves.fromfile(file, count)  # straight into the array: no second copy
-            if isinstance(found, LanguageIdentifier):
+                found, typecode, count, offset = pickle.load(file)
+                # The table is mapped, not read: only the pages a text walks through
+                # are ever in memory.
+                table = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            width = array(typecode).itemsize
+            moves = memoryview(table)[offset : offset + count * width].cast(typecode)
+            if isinstance(found, LanguageIdentifier) and len(moves) == count:
                 found.tk_nextmove = moves
                 return found
         except FileNotFoundError:
@@ -186,13 +190,15 @@ def _identifier() -> LanguageIdentifier:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".safar-langid-")
             # The automaton's table (an array.array of about 40 MB) follows the pickle as
-            # raw bytes, read back straight into an array.
+            # raw bytes at an offset aligned to 4 KiB, to be memory-mapped when read.
             moves = ident.tk_nextmove
             ident.tk_nextmove = array(moves.typecode)
             try:
+                head = pickle.dumps((ident, moves.typecode, len(moves), 0))
+                offset = -(-(len(head) + 64) // 4096) * 4096
+                head = pickle.dumps((ident, moves.typecode, len(moves), offset))
                 with os.fdopen(fd, "wb") as file:
-                    state = (ident, moves.typecode, len(moves))
-                    pickle.dump(state, file, protocol=pickle.HIGHEST_PROTOCOL)
+                    file.write(head.ljust(offset, b"\0"))
                     moves.tofile(file)
             finally:
                 ident.tk_nextmove = moves

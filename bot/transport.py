@@ -111,8 +111,10 @@ class RecordingRequest(BaseRequest):
             "from": BOT_USER,
             "text": params.get("text", ""),
         }
-        if "reply_markup" in params:
-            message["reply_markup"] = params["reply_markup"]
+        markup = params.get("reply_markup")
+        if isinstance(markup, dict) and "inline_keyboard" in markup:
+            # Like Telegram, a message keeps only an inline keyboard (not a reply keyboard).
+            message["reply_markup"] = markup
         return message
 
     def _file_message(self, method: str, params: dict[str, Any]) -> dict[str, Any]:

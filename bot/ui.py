@@ -11,6 +11,7 @@ Callback data (at most 64 bytes, Telegram's limit):
 | ``t:<topic>:<s>`` | a topic's article list, opened from <s> |
 | ``a:<id>:<s>``    | an article, opened from section <s>     |
 | ``ask``           | "Ask a question"                        |
+| ``help``          | "I need help" (bot/handlers/help.py)     |
 """
 
 from __future__ import annotations
@@ -125,11 +126,22 @@ def home_row(locale: str, back: str | None = None) -> list[InlineKeyboardButton]
     return row
 
 
+#: The help path's button (``help``, bot/handlers/help.py), alone on the menu's first row.
+HELP_BUTTON = N_("🆘 I need help")
+
+
+def help_row(locale: str) -> list[InlineKeyboardButton]:
+    """A row with the "I need help" button (starts the help path)."""
+    return [InlineKeyboardButton(gettext_for(locale)(HELP_BUTTON), callback_data="help")]
+
+
 def main_menu_keyboard(locale: str) -> InlineKeyboardMarkup:
-    """The eight main-menu buttons, two a row."""
+    """ "I need help" on a row of its own, then the eight main-menu buttons, two a row."""
     _ = gettext_for(locale)
     buttons = [InlineKeyboardButton(_(label), callback_data=data) for data, label in MAIN_MENU]
-    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+    return InlineKeyboardMarkup(
+        [help_row(locale), *(buttons[i : i + 2] for i in range(0, len(buttons), 2))]
+    )
 
 
 def language_keyboard(selected: str) -> InlineKeyboardMarkup:

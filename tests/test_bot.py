@@ -41,7 +41,8 @@ async def test_choosing_a_language_shows_the_menu_in_it_and_is_remembered(
     calls = await harness.press(f"l:{locale}")
     assert _t(locale, "Main menu") in texts(calls)[-1]
     labels = [label for label, _ in buttons(calls)]
-    assert len(labels) == 8
+    assert len(labels) == 9  # "I need help" on its own row, then the eight sections
+    assert labels[0] == gettext_for(locale)("🆘 I need help")
     assert gettext_for(locale)("⛔ Entry ban") in labels
     # Any later message is answered in the chosen locale.
     calls = await harness.say("/menu", language_code="ru")
@@ -384,7 +385,7 @@ async def test_a_greeting_gets_a_greeting_and_the_menu(harness: Harness) -> None
     calls = await harness.say("салом")
     expected = _t("tg", "Hello! Choose a topic with the buttons, or type your question.")
     assert texts(calls) == [expected]
-    assert len(buttons(calls)) == 8
+    assert len(buttons(calls)) == 9
 
 
 async def test_delete_erases_the_person_after_a_yes(harness: Harness, db_path: Path) -> None:

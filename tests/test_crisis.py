@@ -10,7 +10,7 @@ import pytest
 from bot.i18n import gettext_for
 from knowledge.crisis import crisis_phrases, detect_crisis
 from knowledge.loader import KnowledgeBase
-from tests.conftest import Harness, texts
+from tests.conftest import Harness, buttons, texts
 
 DANGER = [
     ("я больше не хочу жить, всё надоело", "self_harm"),
@@ -79,7 +79,9 @@ async def test_after_the_emergency_contacts_nothing_else_is_sent(harness: Harnes
     await harness.press("l:ru")
     calls = await harness.say("хочу покончить с собой")
     sent = texts(calls)
-    assert len(sent) == 2  # the lead line and the emergency numbers, no "I don't know"
+    # The lead line, the emergency numbers, then the offer of a caseworker; no "I don't know".
+    assert len(sent) == 3
+    assert buttons(calls)[0][1] == "help:c"
     assert html.escape(gettext_for("ru")("I don't know this yet.")) not in "".join(sent)
 
 

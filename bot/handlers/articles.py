@@ -13,11 +13,15 @@ from bot.i18n import LOCALE_NAMES, gettext_for
 from bot.render import render_article
 from bot.services import services
 from bot.storage import ARTICLE_VIEW
-from bot.ui import answer, home_row, show, stale_button, user_locale
+from bot.ui import answer, help_row, home_row, show, stale_button, user_locale
 from knowledge.schema import LOCALES, Article
 from knowledge.sections import SECTIONS
 
 Context = CallbackContext[Any, Any, Any, Any]
+
+#: Topics whose articles end with the "I need help" button (the help path): life after a
+#: return, emergencies, forced labour and trafficking.
+HELP_TOPICS = frozenset({"return_reintegration", "emergency_crisis", "trafficking_exploitation"})
 
 
 def article_keyboard(
@@ -27,9 +31,10 @@ def article_keyboard(
     more: list[Article] | None = None,
     also_in: str | None = None,
 ) -> InlineKeyboardMarkup:
-    """Buttons under an article: the same article in locale *also_in* (if given), further
-    articles (*more*), then Back to its topic and Home."""
-    rows = []
+    """Buttons under an article: "I need help" for a return or crisis article, the same
+    article in locale *also_in* (if given), further articles (*more*), then Back to its
+    topic and Home."""
+    rows = [help_row(locale)] if article.topic in HELP_TOPICS else []
     if also_in:
         rows.append(
             [

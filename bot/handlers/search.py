@@ -9,13 +9,15 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import CallbackContext, MessageHandler, filters
 
+from bot.handlers import help as help_path
 from bot.handlers.articles import send_article
 from bot.i18n import gettext_for
 from bot.services import services
 from bot.storage import SEARCH_ANSWERED, SEARCH_UNANSWERED
 from bot.ui import home_row, main_menu_keyboard, section_of, user_locale
-from knowledge.crisis import crisis_phrases, detect_crisis
+from knowledge.crisis import crisis_phrases
 from knowledge.langdetect import detect_locale
+from knowledge.risk import assess
 from knowledge.search import GREETING
 
 Context = CallbackContext[Any, Any, Any, Any]
@@ -33,15 +35,30 @@ async def question(update: Update, context: Context) -> None:
 
 
 async def answer_question(update: Update, context: Context, text: str) -> None:
-    """Answer *text* (a question) with the best article, or decline honestly."""
+    """Answer *text* (a question) with the best article, or decline honestly.
+
+    A message that signals danger gets the emergency contacts first, and only them, then
+    the offer of a caseworker (``crisis``); one that signals serious harm (``high``: a
+    passport taken, no food or shelter, stranded...) gets its answer and then the help
+    path opens at once (bot/handlers/help.py)."""
+    await _answer(update, context, text)
+    if assess(text).level == "high":
+        locale = await user_locale(update, context)
+        await help_path.open_from_text(update, context, locale)
+
+
+async def _answer(update: Update, context: Context, text: str) -> None:
     message = update.effective_message
     assert message is not None
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
     svc = services(context)
-    if detect_crisis(text):
-        # Danger first, and only: a guess at another article could bury the numbers.
+    risk = assess(text)
+    if risk.is_crisis:
+        # Danger first, and only: a guess at another article could bury the numbers. Then
+        # the offer of a caseworker (the help path), whatever the person decides.
         await send_emergency(update, context, locale)
+        await help_path.offer_caseworker(update, context, locale)
         return
     if len(text) > MAX_QUERY_CHARS:
         await message.reply_text(

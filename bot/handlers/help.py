@@ -1,0 +1,442 @@
+"""The help path: "I need help" -> needs screening -> an organisation -> consent -> a case.
+
+Ways in: the "🆘 I need help" button (callback ``help``: main menu, after a ban estimate,
+under return and crisis articles); a typed message that signals danger: ``high`` opens the
+screening at once, ``crisis`` first gets the emergency contacts (whatever the person
+consents to; :mod:`bot.handlers.search`) and then the offer of a caseworker (``help:c``).
+
+After the screening (dialog ``screening``, shown by the dialog adapter) the person sees
+which organisation can help (routing: :func:`knowledge.services.route`) and the consent
+text (:mod:`dialogs.consent`), and answers with a button:
+
+| data              | button                                                     |
+|-------------------|------------------------------------------------------------|
+| ``help``          | start the help path                                        |
+| ``help:c``        | start it after a crisis message (the urgency is ``crisis``)  |
+| ``hc:y:<org id>`` | yes: a caseworker may write on Telegram                    |
+| ``hc:p:<org id>`` | yes, and share the phone number (Telegram's contact button) |
+| ``hc:n:<org id>`` | no: nothing is sent; contacts to use themselves              |
+
+Only "yes" writes anything for an organisation: consent, case and outbox in one
+transaction (:func:`bot.cases.open_case`); the delivery worker sends the card. The result
+is recomputed from the stored answers of the finished screening when the button is
+pressed, so a restart in between changes nothing; a button for another organisation than
+the one the answers now lead to is treated as out of date.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from typing import Any
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import CallbackContext, CallbackQueryHandler, MessageHandler, filters
+
+from bot import clock
+from bot.cases import NewCase, open_case
+from bot.handlers.dialogs import begin, last_answers, register, translator
+from bot.i18n import N_, gettext_for
+from bot.services import services
+from bot.ui import answer, home_row, stale_button, user_locale
+from dialogs.consent import (
+    CONSENT_VERSION,
+    NO,
+    YES,
+    YES_PHONE,
+    consent_scope,
+    render_consent,
+    render_declined,
+    render_sent,
+)
+from dialogs.engine import Answer, State
+from dialogs.screening import COUNTRY_CHOICES, SCREENING, ScreeningResult, city_key, screen
+from knowledge.schema import LOCALES
+from knowledge.services import COUNTRIES, Organisation, directory, emergency_contacts, route
+
+log = logging.getLogger(__name__)
+
+Context = CallbackContext[Any, Any, Any, Any]
+
+#: ``user_data`` keys: the free-text danger level that opened the path; the organisation
+#: whose consent waits for the phone number.
+_RISK = "help_risk"
+_PHONE_FOR = "help_phone_for"
+
+_CONSENT_DATA = re.compile(r"^hc:([ypn]):([a-z0-9-]{2,40})$")
+
+#: The reply-keyboard button that continues without sharing the phone number.
+NO_PHONE = N_("➡️ Continue without my phone number")
+SHARE_PHONE = N_("📱 Share my phone number")
+
+#: What each emergency number is for (msgids).
+NUMBER_LABELS: dict[str, str] = {
+    "emergency": N_("emergency (free)"),
+    "police": N_("police"),
+    "ambulance": N_("ambulance"),
+    "trafficking_hotline": N_("hotline on human trafficking"),
+    "women_hotline": N_("helpline for women"),
+}
+
+_COUNTRY_LABELS = {c.value: c.label for c in COUNTRY_CHOICES}
+
+
+def _private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE
+
+
+def _set(context: Context, key: str, value: Any) -> None:
+    if context.user_data is not None:
+        context.user_data[key] = value
+
+
+def _get(context: Context, key: str, default: Any = None) -> Any:
+    return context.user_data.get(key, default) if context.user_data is not None else default
+
+
+async def known_country(context: Context, user_id: int) -> str | None:
+    """The country (ISO code) the person gave in their last screening, or None."""
+    found = await last_answers(context, user_id, SCREENING.name)
+    country = (found or {}).get("country")
+    return country if isinstance(country, str) and country in COUNTRIES else None
+
+
+def emergency_lines(country: str | None, locale: str) -> str | None:
+    """The emergency and hotline numbers of *country* as short lines (HTML), or None."""
+    numbers = emergency_contacts(country)
+    if not numbers or country is None:
+        return None
+    _ = gettext_for(locale)
+    head = _(_COUNTRY_LABELS.get(country, country))
+    lines = [f"<b>{html.escape(head)}</b>"]
+    lines += [f"☎️ <b>{n.value}</b>: {html.escape(_(NUMBER_LABELS[n.label]))}" for n in numbers]
+    return "\n".join(lines)
+
+
+# --- ways in ---------------------------------------------------------------------------
+
+
+async def start_help(update: Update, context: Context, risk: str = "none", as_new: bool = False
+                     ) -> None:  # fmt: skip
+    """Open the help path: remember the danger level *risk* of the message that opened it
+    (``none`` from a button) and start the screening."""
+    _set(context, _RISK, risk)
+    _set(context, _PHONE_FOR, None)
+    await begin(update, context, SCREENING.name, as_new=as_new)
+
+
+async def on_help(update: Update, context: Context) -> None:
+    """``help`` / ``help:c``: the "I need help" button (``help:c``: after a crisis)."""
+    query = update.callback_query
+    assert query is not None
+    if not _private(update):
+        await stale_button(update, context)
+        return
+    await answer(update)
+    risk = "crisis" if query.data == "help:c" else "none"
+    await start_help(update, context, risk, as_new=True)
+
+
+async def offer_caseworker(update: Update, context: Context, locale: str) -> None:
+    """After the emergency contacts: offer a caseworker (the path starts on a press)."""
+    message = update.effective_message
+    if message is None:
+        return
+    _ = gettext_for(locale)
+    user = update.effective_user
+    lines = []
+    country = await known_country(context, user.id) if user else None
+    numbers = emergency_lines(country, locale)
+    if numbers:
+        lines += [html.escape(_("Where you are:")), numbers, ""]
+    lines.append(
+        html.escape(
+            _(
+                "If you want, a caseworker from an organisation that helps migrants can "
+                "contact you. First a few short questions; you can skip any."
+            )
+        )
+    )
+    markup = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(_("🆘 Yes, I want a caseworker"), callback_data="help:c")],
+            home_row(locale),
+        ]
+    )
+    await message.reply_text("\n".join(lines), reply_markup=markup)
+
+
+async def open_from_text(update: Update, context: Context, locale: str) -> None:
+    """A message that signals serious harm (``high``): open the help path at once."""
+    message = update.effective_message
+    if message is None:
+        return
+    _ = gettext_for(locale)
+    await message.reply_text(
+        html.escape(
+            _(
+                "What you describe is serious. An organisation that helps migrants can "
+                "take it up. A few short questions first; you can skip any."
+            )
+        )
+    )
+    await start_help(update, context, "high", as_new=True)
+
+
+# --- after the screening: routing and consent ------------------------------------------
+
+
+def _fallback(context: Context, chosen: Organisation) -> Organisation | None:
+    """The organisation an unclaimed urgent case would go to, if it is in the directory
+    (so that the consent text can name it) and not the chosen one."""
+    settings = services(context).settings
+    fallback_id = settings.fallback_org or directory().fallback
+    found = directory().get(fallback_id)
+    return found if found is not None and found.id != chosen.id else None
+
+
+def _assess(
+    context: Context, answers: dict[str, Answer], locale: str
+) -> tuple[ScreeningResult, Organisation]:
+    """The screening result (raised by the opening message's danger level) and the
+    organisation the answers lead to (only organisations that can receive a referral)."""
+    result = screen(answers, str(_get(context, _RISK, "none")))
+    settings = services(context).settings
+    receivers = set(settings.org_chats) | set(settings.org_webhooks)
+    country = answers.get("country")
+    org = route(
+        country if isinstance(country, str) and country in COUNTRIES else None,
+        city_key(answers.get("city")),
+        list(result.needs),
+        locale,
+        reachable=receivers or None,
+    )
+    return result, org
+
+
+async def on_screened(update: Update, context: Context, state: State) -> None:
+    """The screening's ``on_done``: show the organisation and the consent question."""
+    locale = await user_locale(update, context)
+    _result, org = _assess(context, state.answer_map(), locale)
+    fallback = _fallback(context, org)
+    _ = gettext_for(locale)
+    text = render_consent(
+        org.display_name(locale),
+        fallback.display_name(locale) if fallback else None,
+        translator(locale),
+        org.hours,
+    )
+    markup = InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(_(YES), callback_data=f"hc:y:{org.id}")],
+            [InlineKeyboardButton(_(YES_PHONE), callback_data=f"hc:p:{org.id}")],
+            [InlineKeyboardButton(_(NO), callback_data=f"hc:n:{org.id}")],
+        ]
+    )
+    message = update.effective_message
+    chat = update.effective_chat
+    if chat is not None:
+        await context.bot.send_message(chat.id, text, reply_markup=markup)
+    elif message is not None:  # pragma: no cover - a private chat always has one
+        await message.reply_text(text, reply_markup=markup)
+
+
+def _contact_lines(org: Organisation, country: str | None, locale: str) -> list[str]:
+    _ = gettext_for(locale)
+    lines = [f"{c.value}" for c in org.contacts]
+    if org.hours:
+        lines.append(_("Working hours: {hours}").format(hours=org.hours))
+    for number in emergency_contacts(country):
+        lines.append(f"{number.value}: {_(NUMBER_LABELS[number.label])}")
+    return lines
+
+
+async def on_consent(update: Update, context: Context) -> None:
+    """``hc:<y|p|n>:<org id>``: the answer to the consent question."""
+    query = update.callback_query
+    user = update.effective_user
+    assert query is not None and query.data is not None
+    found = _CONSENT_DATA.match(query.data)
+    answers = (
+        await last_answers(context, user.id, SCREENING.name)
+        if found and user and _private(update)
+        else None
+    )
+    locale = await user_locale(update, context)
+    if found is None or answers is None:
+        await stale_button(update, context)
+        return
+    result, org = _assess(context, answers, locale)
+    if org.id != found[2]:
+        await stale_button(update, context)
+        return
+    await answer(update)
+    choice = found[1]
+    country = answers.get("country")
+    iso = country if isinstance(country, str) and country in COUNTRIES else None
+    if choice == "n":
+        # Nothing is written for any organisation: the person gets the contacts instead.
+        _set(context, _PHONE_FOR, None)
+        text = render_declined(
+            org.display_name(locale), _contact_lines(org, iso, locale), translator(locale)
+        )
+        await _edit_or_send(update, context, text, InlineKeyboardMarkup([home_row(locale)]))
+        return
+    if choice == "p":
+        _set(context, _PHONE_FOR, org.id)
+        _ = gettext_for(locale)
+        keyboard = ReplyKeyboardMarkup(
+            [[KeyboardButton(_(SHARE_PHONE), request_contact=True)], [KeyboardButton(_(NO_PHONE))]],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
+        chat = update.effective_chat
+        assert chat is not None
+        await context.bot.send_message(
+            chat.id,
+            html.escape(
+                _(
+                    "Tap «Share my phone number» below: Telegram sends it to me. "
+                    "Or continue without it."
+                )
+            ),
+            reply_markup=keyboard,
+        )
+        return
+    await _open(update, context, org, answers, result, locale, phone=None)
+
+
+async def _edit_or_send(
+    update: Update, context: Context, text: str, markup: InlineKeyboardMarkup
+) -> None:
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        try:
+            await query.edit_message_text(text, reply_markup=markup)
+            return
+        except TelegramError:  # an old message: send anew
+            log.info("consent screen could not be edited; sending anew")
+    chat = update.effective_chat
+    if chat is not None:
+        await context.bot.send_message(chat.id, text, reply_markup=markup)
+
+
+async def _open(
+    update: Update,
+    context: Context,
+    org: Organisation,
+    answers: dict[str, Answer],
+    result: ScreeningResult,
+    locale: str,
+    phone: str | None,
+) -> None:
+    """Write consent, case and outbox (one transaction) and tell the person."""
+    user = update.effective_user
+    chat = update.effective_chat
+    assert user is not None and chat is not None
+    svc = services(context)
+    fallback = _fallback(context, org)
+    contact = {"telegram": f"@{user.username}" if user.username else str(user.id)}
+    if phone:
+        contact["phone"] = phone
+    country = answers.get("country")
+    city = answers.get("city")
+    case = NewCase(
+        telegram_id=user.id,
+        chat_id=chat.id,
+        locale=locale,
+        organisation_id=org.id,
+        urgency=result.urgency,
+        needs=result.reason_codes(),
+        answers=dict(answers),
+        country=country if isinstance(country, str) and country in COUNTRIES else None,
+        city=city if isinstance(city, str) else None,
+        contact=contact,
+        consent_version=CONSENT_VERSION,
+        consent_scope=consent_scope(org.id, fallback.id if fallback else None, bool(phone)),
+        risk_level=str(_get(context, _RISK, "none")),
+    )
+    case_id = await open_case(svc.storage, svc.cipher, case, clock.now())
+    _set(context, _PHONE_FOR, None)
+    _set(context, _RISK, None)
+    log.info("referral case opened (urgency %s)", result.urgency)
+    text = render_sent(org.display_name(locale), case_id, translator(locale))
+    if phone is not None or update.callback_query is None:
+        await context.bot.send_message(chat.id, text, reply_markup=ReplyKeyboardRemove())
+        return
+    await _edit_or_send(update, context, text, InlineKeyboardMarkup([home_row(locale)]))
+
+
+_Pending = tuple[Organisation, dict[str, Answer], ScreeningResult, str]
+
+
+async def _pending(update: Update, context: Context) -> _Pending | None:
+    """The consent that waits for a phone number, re-checked against the stored answers."""
+    user = update.effective_user
+    org_id = _get(context, _PHONE_FOR)
+    if user is None or not org_id:
+        return None
+    answers = await last_answers(context, user.id, SCREENING.name)
+    if answers is None:
+        return None
+    locale = await user_locale(update, context)
+    result, org = _assess(context, answers, locale)
+    return (org, answers, result, locale) if org.id == org_id else None
+
+
+async def on_contact(update: Update, context: Context) -> None:
+    """A shared contact: the phone number for the waiting consent, if it is the person's
+    own (Telegram's button); anything else is declined as before (we do not need it)."""
+    message = update.effective_message
+    user = update.effective_user
+    assert message is not None
+    pending = await _pending(update, context)
+    contact = message.contact
+    if pending and contact and user and contact.user_id == user.id and contact.phone_number:
+        org, answers, result, locale = pending
+        await _open(update, context, org, answers, result, locale, phone=contact.phone_number)
+        return
+    locale = await user_locale(update, context)
+    _ = gettext_for(locale)
+    await message.reply_text(
+        html.escape(_("Please do not send me your phone number or location: I do not need them."))
+    )
+
+
+async def on_no_phone(update: Update, context: Context) -> None:
+    """ "Continue without my phone number": open the case with Telegram contact only."""
+    pending = await _pending(update, context)
+    message = update.effective_message
+    if pending is None:
+        if message is not None:
+            locale = await user_locale(update, context)
+            await message.reply_text(
+                html.escape(gettext_for(locale)("This button is out of date. Here is the menu.")),
+                reply_markup=ReplyKeyboardRemove(),
+            )
+        return
+    org, answers, result, locale = pending
+    await _open(update, context, org, answers, result, locale, phone=None)
+
+
+register(SCREENING, on_done=on_screened)
+
+_NO_PHONE_LABELS = sorted({gettext_for(loc)(NO_PHONE) for loc in LOCALES})
+
+HANDLERS = [
+    CallbackQueryHandler(on_help, pattern=r"^help(:c)?$"),
+    CallbackQueryHandler(on_consent, pattern=r"^hc:"),
+    MessageHandler(filters.ChatType.PRIVATE & filters.CONTACT, on_contact),
+    MessageHandler(filters.ChatType.PRIVATE & filters.Text(_NO_PHONE_LABELS), on_no_phone),
+]

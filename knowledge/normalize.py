@@ -81,6 +81,13 @@ _LATIN_FOLDS = (
     ("ij", "y"),
 )
 
+# Latin letters of Turkish-style keyboards that Kyrgyz, Uzbek and Tajik typists also use
+# ("çıkış", "şartnoma", "ğ"), folded before accents are stripped (ç would become c -> ts).
+_LATIN_LETTERS = str.maketrans({"ç": "ch", "ş": "sh", "ı": "i", "ә": "a", "ə": "a", "ñ": "n"})
+# Russian chat spelling in Latin letters: "4" for "ч", "6" for "ш" inside a word ("4to",
+# "ho4u", "6kola"); numbers on their own ("90 dney") are left alone.
+_CHAT_DIGIT_RE = re.compile(r"(?<=[a-z])[46]|[46](?=[a-z])")
+_CHAT_DIGITS = {"4": "ch", "6": "sh"}
 _LONE_C_RE = re.compile(r"c(?!h)")
 _APOSTROPHES = "'‘’ʻʼ`´ʹ"
 _APOS_RE = re.compile(f"[{_APOSTROPHES}]")
@@ -91,17 +98,20 @@ _SPACE_RE = re.compile(r"\s+")
 def fold(text: str) -> str:
     """Fold *text* to lower-case Latin letters, digits and single spaces.
 
-    Example: ``fold("Ўзбекистон")``, ``fold("O‘zbekiston")`` and ``fold("Uzbekiston")``
-    all give ``"uzbekiston"``. Punctuation becomes a space; apostrophes vanish.
+    Example: ``fold("Ўзбекистон")`` and ``fold("O‘zbekiston")`` both give ``"ozbekiston"``.
+    Punctuation becomes a space; apostrophes vanish; Turkish-style letters (ç, ş, ı) and
+    the chat digits of Russian in Latin letters ("4to" = "что") become plain letters.
     """
     text = unicodedata.normalize("NFC", text).lower()
     text = _APOS_RE.sub("", text)
     text = "".join(_CYR_TO_LAT.get(ch, ch) for ch in text)
+    text = text.translate(_LATIN_LETTERS)
     # Strip remaining accents (é -> e) but keep letters.
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     for latin, folded in _LATIN_FOLDS:
         text = text.replace(latin, folded)
+    text = _CHAT_DIGIT_RE.sub(lambda m: _CHAT_DIGITS[m.group()], text)
     text = _LONE_C_RE.sub("ts", text)
     text = _NON_WORD_RE.sub(" ", text)
     return _SPACE_RE.sub(" ", text).strip()

@@ -116,8 +116,22 @@ def _stems(text: str) -> list[str]:
     return [word[:STEM_LENGTH] for word in text.split() if len(word) >= 2]
 
 
+#: Letters that phones with a Russian keyboard cannot type, and what people type instead:
+#: Uzbek "ў" becomes "у" ("йўқ" -> "йук"), Tajik "ҷ" becomes "ч" ("куҷо" -> "кучо"). The
+#: other letters of Kyrgyz, Tajik and Uzbek fold to the same Latin letter as their stand-in.
+_KEYBOARD_STAND_INS = str.maketrans({"ў": "у", "Ў": "У", "ҷ": "ч", "Ҷ": "Ч"})
+
+
+def _fold_indexed(text: str) -> str:
+    """:func:`fold` of an indexed text, followed by its Russian-keyboard spelling if that
+    differs, so that a question typed either way meets it."""
+    folded = fold(text)
+    typed = fold(text.translate(_KEYBOARD_STAND_INS))
+    return folded if typed == folded else f"{folded} \n {typed}"
+
+
 def _title_kw(text: LocalizedText) -> str:
-    return fold(" \n ".join([text.title, *text.keywords, *text.questions]))
+    return _fold_indexed(" \n ".join([text.title, *text.keywords, *text.questions]))
 
 
 class _Channel:
@@ -178,11 +192,13 @@ class Searcher:
         texts = [(index[a.id], t) for a in kb.articles.values() for t in a.locales.values()]
         doc_article = np.array([i for i, _ in texts])
         phrases = [
-            (i, fold(phrase)) for i, t in texts for phrase in (t.title, *t.keywords, *t.questions)
+            (i, _fold_indexed(phrase))
+            for i, t in texts
+            for phrase in (t.title, *t.keywords, *t.questions)
         ]
         phrase_article = np.array([i for i, _ in phrases])
         title_kw = [_title_kw(t) for _, t in texts]
-        body = [fold(t.body) for _, t in texts]
+        body = [_fold_indexed(t.body) for _, t in texts]
 
         def chars() -> TfidfVectorizer:
             return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)

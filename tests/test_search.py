@@ -30,6 +30,38 @@ def test_fold_drops_punctuation_and_extra_space() -> None:
 
 
 @pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("4to delat esli zapret", "что делать если запрет"),
+        ("ho4u 6kolu", "хочу школу"),
+        ("çıkış şartnoma", "чикиш шартнома"),
+    ],
+)
+def test_fold_reads_chat_digits_and_turkish_style_letters(typed: str, meant: str) -> None:
+    assert fold(typed) == fold(meant)
+
+
+def test_fold_keeps_numbers_that_stand_alone() -> None:
+    assert fold("запрет на 5 лет, 4 штрафа") == "zapret na 5 let 4 shtrafa"
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        # Tajik typed on a Russian keyboard: "ч" for "ҷ".
+        ("кори мачбури", "trafficking_exploitation"),
+        # Uzbek Cyrillic typed on a Russian keyboard: "у" for "ў".
+        ("курикдан утиш", "entry_stay_rules"),
+    ],
+)
+def test_letters_missing_from_a_russian_keyboard_do_not_matter(
+    searcher: Searcher, question: str, topic: str
+) -> None:
+    result = searcher.search(question)
+    assert not result.abstained and result.hits[0].topic == topic
+
+
+@pytest.mark.parametrize(
     ("question", "topic"),
     [
         ("как узнать есть ли на мне запрет на въезд в РФ", "ban_check"),

@@ -31,16 +31,19 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict
 from scipy.sparse import csc_matrix
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from knowledge.loader import KnowledgeBase
 from knowledge.normalize import fold
 from knowledge.schema import LocalizedText
+
+if TYPE_CHECKING:  # imported when an index is built: a cached one needs no scikit-learn
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 #: A best score below this means "I don't know this yet" (weighted cosine similarity, 0-1).
 DEFAULT_MIN_SCORE = 0.15
@@ -185,6 +188,8 @@ class Searcher:
         min_score: float = DEFAULT_MIN_SCORE,
         out_of_scope: OutOfScope | None = None,
     ) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self.kb = kb
         self.min_score = min_score
         self._article_ids = list(kb.articles)

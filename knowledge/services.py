@@ -66,7 +66,8 @@ class Organisation(BaseModel):
 
     *countries*: where it helps people (ISO codes); *cities*: lower-case city keys where
     it has an office (empty: the whole country, or by phone); *services*: need codes;
-    *languages*: Safar locales it can talk in; *hours*: opening hours as text, or None.
+    *languages*: Safar locales it can talk in; *hours*: opening hours as text per Safar
+    locale (every locale, so that no screen shows them in English), or None.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -77,12 +78,16 @@ class Organisation(BaseModel):
     cities: tuple[str, ...] = ()
     services: tuple[Need, ...]
     languages: tuple[str, ...]
-    hours: str | None = None
+    hours: dict[str, str] | None = None
     contacts: tuple[Contact, ...] = ()
 
     def display_name(self, locale: str) -> str:
         """The organisation's name in *locale*, else its own name."""
         return self.names.get(locale, self.name)
+
+    def hours_in(self, locale: str) -> str | None:
+        """The opening hours in *locale* (text), or None when unknown."""
+        return (self.hours or {}).get(locale)
 
     @model_validator(mode="after")
     def _check(self) -> Organisation:
@@ -92,6 +97,8 @@ class Organisation(BaseModel):
         bad = [lang for lang in (*self.languages, *self.names) if lang not in LOCALES]
         if bad:
             raise ValueError(f"{self.id}: unknown locales {bad}")
+        if self.hours is not None and set(self.hours) != set(LOCALES):
+            raise ValueError(f"{self.id}: hours must be given in every locale {LOCALES}")
         return self
 
 

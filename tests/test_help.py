@@ -20,6 +20,7 @@ from dialogs.screening import CITIES, COUNTRY_QUESTION, QUESTIONS, city_question
 from knowledge.crisis import crisis_phrases
 from knowledge.loader import KnowledgeBase
 from knowledge.search import Searcher
+from knowledge.services import directory
 from tests.conftest import Harness, buttons, make_harness, texts
 
 HELP = "🆘 I need help"
@@ -277,3 +278,21 @@ async def test_continue_without_phone_after_a_restart_opens_the_case(
     async with make_harness(db_path, kb, searcher) as h:
         await h.say(gettext_for("ky")("➡️ Continue without my phone number"))
         assert await _count(h, "cases") == 1
+
+
+@pytest.mark.parametrize("locale", ["ky", "tg", "ru", "uz", "uz_Cyrl"])
+async def test_working_hours_are_shown_in_the_persons_language(
+    harness: Harness, locale: str
+) -> None:
+    await harness.press(f"l:{locale}")
+    calls = await screen_with(
+        harness, await harness.press("help"), {"country": "RU", "city": "moscow"}
+    )
+    consent = texts(calls)[-1]
+    org = directory().get(_data(calls, NO, locale).split(":")[2])
+    assert org is not None
+    declined = texts(await harness.press(_data(calls, NO, locale)))[-1]
+    for screen in (consent, declined):
+        if org.hours:  # the hours are there, in the person's words
+            assert html.escape(org.hours_in(locale) or "-") in screen
+        assert not any(w in screen for w in ("Mon", "Wed", "Fri", "appointment", "reception"))

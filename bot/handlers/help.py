@@ -272,7 +272,7 @@ async def on_screened(update: Update, context: Context, state: State) -> None:
         org.display_name(locale),
         fallback.display_name(locale) if fallback else None,
         translator(locale),
-        org.hours,
+        org.hours_in(locale),
     )
     markup = InlineKeyboardMarkup(
         [
@@ -292,8 +292,9 @@ async def on_screened(update: Update, context: Context, state: State) -> None:
 def _contact_lines(org: Organisation, country: str | None, locale: str) -> list[str]:
     _ = gettext_for(locale)
     lines = [f"{c.value}" for c in org.contacts]
-    if org.hours:
-        lines.append(_("Working hours: {hours}").format(hours=org.hours))
+    hours = org.hours_in(locale)
+    if hours:
+        lines.append(_("Working hours: {hours}").format(hours=hours))
     for number in emergency_contacts(country):
         lines.append(f"{number.value}: {_(NUMBER_LABELS[number.label])}")
     return lines

@@ -20,7 +20,7 @@ from telegram.ext import (
     Defaults,
     TypeHandler,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import guard, reminders
 from bot.broadcast import BROADCASTER_KEY, Broadcaster
@@ -44,6 +44,7 @@ from bot.handlers import (
 )
 from bot.handlers.errors import on_error
 from bot.i18n import gettext_for
+from bot.retry import RetryingRequest
 from bot.services import Services, install
 from bot.settings import Settings
 from bot.storage import Storage
@@ -69,6 +70,7 @@ def build_application(
     request: BaseRequest | None = None,
     publish_commands: bool = False,
     searcher: Searcher | None = None,
+    rate_limited: bool = True,
 ) -> SafarApp:
     """Build the application with all handlers; storage opens in ``post_init``.
 
@@ -76,6 +78,8 @@ def build_application(
     Without a token (offline), a placeholder token is used that never reaches Telegram.
     With *publish_commands*, start-up also sets the command menu (``setMyCommands``).
     *searcher* reuses a search index already built over *kb* (tests build it once).
+    *rate_limited* False leaves out the rate limiter that keeps sends within Telegram's
+    limits (about 30 a second): only for fuzzing and benchmarks on a stand-in transport.
 
     Raises:
         knowledge.loader.KnowledgeBaseError: an article file is invalid.
@@ -90,16 +94,20 @@ def build_application(
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         )
-        .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(_open_and_publish if publish_commands else open_services)
         .post_shutdown(close_services)
     )
+    if rate_limited:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
     if settings.bot_api_url:
         builder = builder.base_url(settings.bot_api_url + "/bot").base_file_url(
             settings.bot_api_url + "/file/bot"
         )
+    # Every call but the long poll retries what certainly had no effect (see bot.retry).
     if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+        builder = builder.request(RetryingRequest(request)).get_updates_request(request)
+    else:
+        builder = builder.request(RetryingRequest(HTTPXRequest(connection_pool_size=256)))
     app: SafarApp = builder.build()
     app.bot_data[_PENDING] = (settings, kb, searcher)
     # Flood control and input limits run first, for every update (see bot.guard); a group

@@ -18,8 +18,9 @@ one per keystroke while someone types ``@bot ...``) have their own, larger budge
 posts) are not counted. State is in memory: a restart forgets it, which is harmless.
 
 **Input size limits.** Telegram never sends more than 64 bytes of callback data or 256
-characters of inline query; an update over either did not come from Telegram as
-documented and is refused here (a button gets the "out of date" answer, an inline query
+characters of inline query, nor message entities (commands, mentions) that reach past
+their text or cut a character in two; such an update did not come from Telegram as
+documented and is refused here (a button gets the "out of date" answer, anything else
 nothing). Text (Telegram: at most 4,096 characters) and captions (1,024) of any length are
 read, with each feature bounding its own work: free-text search reads the first 500
 characters (and says so), danger detection is linear in the length of the text, deep-link
@@ -37,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from telegram import Update
+from telegram import MessageEntity, Update
 from telegram.constants import InlineQueryLimit
 from telegram.ext import ApplicationHandlerStop, CallbackContext
 
@@ -162,14 +163,39 @@ def install(bot_data: dict[Any, Any], guards: Guards | None = None) -> Guards:
     return guards
 
 
-def oversized(update: Update) -> bool:
-    """True if *update* carries more than Telegram ever sends (see the module docstring)."""
+def malformed(update: Update) -> bool:
+    """True if *update* carries more than Telegram ever sends, or entities that do not fit
+    their text (see the module docstring)."""
     query = update.callback_query
     data = query.data if query is not None else None
     if data is not None and len(data.encode("utf-8", "surrogatepass")) > MAX_CALLBACK_BYTES:
         return True
     inline = update.inline_query
-    return inline is not None and len(inline.query) > MAX_INLINE_QUERY
+    if inline is not None and len(inline.query) > MAX_INLINE_QUERY:
+        return True
+    message = update.effective_message
+    if message is None:
+        return False
+    return not _entities_fit(message.text, message.entities) or not _entities_fit(
+        message.caption, message.caption_entities
+    )
+
+
+def _entities_fit(text: str | None, entities: tuple[MessageEntity, ...]) -> bool:
+    """True if each entity lies within *text* (offsets in UTF-16 code units, as Telegram
+    counts) without cutting a character in two."""
+    if not entities:
+        return True
+    encoded = (text or "").encode("utf-16-le", "surrogatepass")
+    for entity in entities:
+        start, end = entity.offset * 2, (entity.offset + entity.length) * 2
+        if entity.offset < 0 or entity.length < 0 or end > len(encoded):
+            return False
+        try:
+            encoded[start:end].decode("utf-16-le")
+        except UnicodeDecodeError:
+            return False
+    return True
 
 
 async def guard(update: object, context: Context) -> None:
@@ -186,11 +212,11 @@ async def guard(update: object, context: Context) -> None:
     found = context.bot_data.get(FLOOD_KEY)
     guards = found if isinstance(found, Guards) else install(context.bot_data)
     if update.inline_query is not None:
-        if guards.inline.check(user.id) != "ok" or oversized(update):
+        if guards.inline.check(user.id) != "ok" or malformed(update):
             raise ApplicationHandlerStop
         return
     verdict = guards.updates.check(user.id)
-    if verdict == "ok" and not oversized(update):
+    if verdict == "ok" and not malformed(update):
         return
     private = update.effective_chat is not None and update.effective_chat.type == "private"
     _ = gettext_for(cached_locale(update, context))
@@ -201,7 +227,7 @@ async def guard(update: object, context: Context) -> None:
             await answer(update)
             text = _("You are sending messages very fast. Please wait half a minute.")
             await context.bot.send_message(user.id, html.escape(text))
-    elif verdict == "ok":  # oversized callback data
-        log.info("update %s: refused, larger than Telegram allows", update.update_id)
+    elif verdict == "ok":  # oversized or malformed
+        log.info("update %s: refused, not shaped as Telegram sends", update.update_id)
         await answer(update, _("This button is out of date. Here is the menu."))
     raise ApplicationHandlerStop

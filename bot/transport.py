@@ -56,11 +56,19 @@ class RecordingRequest(BaseRequest):
         self.calls: list[Call] = []
         self._on_call = on_call
         self._message_ids = itertools.count(1000)
-        self._faults: dict[str, list[tuple[int, str]]] = {}
+        self._faults: dict[str, list[tuple[int, str, dict[str, Any] | None]]] = {}
 
-    def fail_next(self, method: str, code: int, description: str, times: int = 1) -> None:
-        """Answer the next *times* calls of *method* with Telegram's error JSON (tests)."""
-        self._faults.setdefault(method, []).extend([(code, description)] * times)
+    def fail_next(
+        self,
+        method: str,
+        code: int,
+        description: str,
+        times: int = 1,
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
+        """Answer the next *times* calls of *method* with Telegram's error JSON (tests);
+        *parameters* are its ``ResponseParameters``, e.g. ``{"retry_after": 1}``."""
+        self._faults.setdefault(method, []).extend([(code, description, parameters)] * times)
 
     @property
     def read_timeout(self) -> float | None:
@@ -89,9 +97,11 @@ class RecordingRequest(BaseRequest):
             # Recorded as JSON-friendly facts; the bytes are in Call.files.
             params[name] = {"file_name": file_name, "mime_type": mime_type, "size": len(content)}
         if self._faults.get(api_method):
-            code, description = self._faults[api_method].pop(0)
+            code, description, parameters = self._faults[api_method].pop(0)
             self.calls.append(Call(api_method, params, None))
-            body = {"ok": False, "error_code": code, "description": description}
+            body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+            if parameters:
+                body["parameters"] = parameters
             return code, json.dumps(body).encode()
         result = self._result(api_method, params)
         if api_method != "getUpdates":

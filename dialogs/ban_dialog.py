@@ -417,6 +417,15 @@ def render_estimate(est: Estimate, tr: Translator) -> str:
         parts.append(_esc(_("✅ The bans we estimated have ended.")))
     if est.may_be_longer and live:
         parts.append(_esc(_("It may last longer: see the points marked above.")))
+    if any(b.rule.discretionary and b.rule.country == "ru" for b in live):
+        parts.append(
+            _esc(
+                _(
+                    "Bans under Art. 26 are decided case by case: the authorities may give "
+                    "them, but do not have to."
+                )
+            )
+        )
     if est.near_edge:
         parts.append(
             "⚠️ " + _esc(_("Your dates are right at a limit of the law: check officially."))

@@ -173,13 +173,15 @@ class Call(NamedTuple):
 
 @dataclass
 class Fault:
-    """A canned answer (or a delay) for the next call of a method; see ``fail_next``."""
+    """A canned answer (or a delay) for the next call of a method; see ``fail_next``.
+    ``drop``: handle the call, then close the connection without answering."""
 
     status: int | None
     body: JSON | str | bytes | None
     delay: float = 0.0
     #: Only calls with this ``chat_id`` meet the fault (None: any call of the method).
     chat_id: int | str | None = None
+    drop: bool = False
 
 
 class EntityParseError(Exception):
@@ -581,6 +583,12 @@ class BotAPIStub:
         queue = self._faults.setdefault(method.lower(), deque())
         queue.extend(Fault(None, None, seconds, chat_id) for _ in range(times))
 
+    def drop_next(self, method: str, *, times: int = 1) -> None:
+        """Handle the next ``times`` calls of ``method`` (a message is delivered), then drop
+        the connection without an answer, as a network failure mid-reply would."""
+        queue = self._faults.setdefault(method.lower(), deque())
+        queue.extend(Fault(None, None, drop=True) for _ in range(times))
+
     def clear_faults(self) -> None:
         """Forget pending faults and delays."""
         self._faults.clear()
@@ -951,6 +959,9 @@ class BotAPIStub:
                 body = ApiError(500, f"Internal Server Error: {exc!r}").payload()
         self.responses[index] = (status, body)
         self._wake_waiters()
+        if fault is not None and fault.drop and request.transport is not None:
+            request.transport.close()  # the answer is lost on the way
+            self.responses[index] = (0, None)
         return self._reply(status, body)
 
     @staticmethod

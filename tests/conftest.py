@@ -52,13 +52,17 @@ class LogScan(logging.Handler):
     def remember(self, text: object) -> None:
         """Note something a person sent; its first 24 characters must never be logged.
 
-        Short or repetitive strings ("ok", "00000000") are too common to tell apart from
-        ids and words in legitimate lines, and are skipped."""
+        Short or repetitive strings ("ok", "00000000") and single ASCII words
+        ("sendMessage") are too common to tell apart from ids and words in legitimate
+        lines, and are skipped."""
         if not isinstance(text, str):
             return
         key = text.strip()[:24]
-        if len(key) >= 8 and len(set(key)) >= 5 and any(c.isalpha() for c in key):
-            self.sent.add(key)
+        if len(key) < 8 or len(set(key)) < 5 or not any(c.isalpha() for c in key):
+            return
+        if key.isascii() and not any(c.isspace() for c in key):
+            return
+        self.sent.add(key)
 
     def remember_update(self, update: Any) -> None:
         """Remember the text, caption, query and phone number anywhere in *update*."""
@@ -168,7 +172,7 @@ class Harness:
             **extra,
         }
         if text.startswith("/"):
-            length = len(text.split()[0])
+            length = len(text.split()[0].encode("utf-16-le")) // 2  # Telegram counts UTF-16
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
         return await self.feed({"message": message})
 
@@ -247,10 +251,13 @@ class make_harness:
         kb: KnowledgeBase,
         searcher: Searcher | None = None,
         flood_control: bool = False,
+        rate_limited: bool = True,
     ) -> None:
         self.settings = Settings(SAFAR_DB=db, SAFAR_DATA_KEY=TEST_DATA_KEY)  # type: ignore[call-arg]
         self.request = RecordingRequest()
-        self.app = build_application(self.settings, kb=kb, request=self.request, searcher=searcher)
+        self.app = build_application(
+            self.settings, kb=kb, request=self.request, searcher=searcher, rate_limited=rate_limited
+        )
         if not flood_control:  # tests press buttons faster than people: no flood limits
             unlimited = guard.FloodControl(limit=10**9)
             guard.install(self.app.bot_data, guard.Guards(unlimited, unlimited))

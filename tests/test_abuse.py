@@ -331,3 +331,26 @@ async def test_a_real_process_at_debug_logs_no_token_phone_or_message_text(
     assert len(scan.lines) > 5 and "DEBUG" in log  # it did log, verbosely
     assert scan.problems() == []
     assert stub.token.split(":")[1] not in log
+
+
+async def test_entities_that_do_not_fit_their_text_are_refused_quietly(
+    flood_harness: tuple[Any, FakeClock], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telegram counts entity offsets in UTF-16 units and never cuts a character; an update
+    that does (not from Telegram as documented) is dropped before any handler."""
+    h, _clock = flood_harness
+    for entities in (
+        [{"type": "bot_command", "offset": 0, "length": 9}],  # cuts "𐀀" in two
+        [{"type": "mention", "offset": 5, "length": 90}],  # past the end
+    ):
+        message = {
+            "message_id": 77,
+            "date": int(time.time()),
+            "chat": {"id": 5001, "type": "private", "first_name": "T"},
+            "from": {"id": 5001, "is_bot": False, "first_name": "T"},
+            "text": "/start𐀀𐀀0",
+            "entities": entities,
+        }
+        assert await h.feed({"message": message}) == []
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert texts(await h.say("/start𐀀"))  # well-formed: answered

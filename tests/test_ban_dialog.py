@@ -57,6 +57,7 @@ def test_overstay_and_fines_give_each_ban_and_the_latest_end() -> None:
     assert "You may enter at the earliest the day after." in text
     assert "This is an estimate from your answers, not an official answer." in text
     assert "How to confirm" in text
+    assert "Bans under Art. 26 are decided case by case" in text  # p.4 and p.8 are Art. 26
     # p.12 rests on secondary sources only: marked, not stated as fact
     assert "Not confirmed in the law's text: check officially." in text
 
@@ -70,6 +71,7 @@ def test_each_event_type_is_offered_once_and_the_menu_shrinks() -> None:
     assert state.done is not None
     assert state.done.result.estimate.latest_end == dt.date(2032, 9, 30)
     assert "expelled or deported two or more times" in result_text(state)
+    assert "Art. 26" not in result_text(state)  # Art. 27: no "may" note
 
 
 def test_not_left_yet_says_the_ban_starts_on_leaving() -> None:

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.error import Forbidden
+from telegram.error import Forbidden, NetworkError
 from telegram.ext import CallbackContext
 
 from bot.i18n import gettext_for
@@ -22,18 +22,23 @@ async def on_error(update: object, context: CallbackContext[Any, Any, Any, Any])
 
     The apology uses the cached or suggested locale, never storage (which may be what
     failed). A person who blocked the bot (403) is not an error: logged at INFO, no reply.
+    A failed Bot API call (time-out, dropped connection, server error after the retries of
+    :mod:`bot.retry`) is logged at WARNING without a traceback; anything else at ERROR.
     """
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
     if isinstance(error, Forbidden):
         log.info("update %s: the bot may not write to this chat (Forbidden)", update_id)
         return
-    log.error(
-        "error handling update %s: %s",
-        update_id,
-        type(error).__name__,
-        exc_info=(type(error), error, error.__traceback__) if error else None,
-    )
+    if isinstance(error, NetworkError):  # Telegram or the network failed, not our code
+        log.warning("update %s: the Bot API call failed (%s)", update_id, type(error).__name__)
+    else:
+        log.error(
+            "error handling update %s: %s",
+            update_id,
+            type(error).__name__,
+            exc_info=(type(error), error, error.__traceback__) if error else None,
+        )
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     if update.effective_chat.type != "private":

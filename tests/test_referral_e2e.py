@@ -46,15 +46,16 @@ ENV = {
 class BotProcess:
     """The real bot, started and stopped (or killed) by the test."""
 
-    def __init__(self, stub: BotAPIStub, db: Path) -> None:
+    def __init__(self, stub: BotAPIStub, db: Path, env: dict[str, str] | None = None) -> None:
         self.stub = stub
         self.db = db
+        self.env = ENV if env is None else env
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         env = {
             **os.environ,
-            **ENV,
+            **self.env,
             "BOT_TOKEN": self.stub.token,
             "SAFAR_DATA_KEY": TEST_DATA_KEY,
             "SAFAR_BOT_API_URL": self.stub.root,
@@ -309,3 +310,192 @@ async def test_a_stranger_sees_nothing_and_changes_nothing(
     ).format(id=case_id)
     state, history, _outbox = await read(bot.db, case_id)
     assert state == cases.ACCEPTED and history[-1][1:] == ("accepted", "caseworker", CASEWORKER)
+
+
+# --------------------------------------------------------------------------------------
+# The whole path, as the issue tells it: a person in Kazakhstan writes in Kyrgyz that
+# their passport was taken and they have no money.
+
+KZ_NGO = -1001000000333  # kz-iom-partner-ngos
+KG_NGO = -1001000000444  # kg-crisis-centres: reachable, but not where this person is
+IOM = -1001000000555  # iom-central-asia, the directory's fallback
+KZ_CASEWORKER = 7401
+SAYS = "паспортумду кожоюн алып койду, акчам жок"  # "the boss took my passport, I have no money"
+TYPED_CITY = "Талгар районундагы айыл"  # typed, not a button: free text
+
+
+def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    return [b for row in rows for b in row if "callback_data" in b]
+
+
+async def _message_with(
+    stub: BotAPIStub, chat_id: int, prefix: str, timeout: float = 15
+) -> dict[str, Any]:
+    """Wait until the bot's latest message in the chat has a button whose data starts so."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = stub.sent_messages(chat_id)
+        if messages and any(b["callback_data"].startswith(prefix) for b in _buttons(messages[-1])):
+            return messages[-1]
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"no message with a {prefix!r} button in chat {chat_id}")
+
+
+async def _screen(
+    stub: BotAPIStub, chat_id: int, user: dict[str, Any], answers: dict[str, str]
+) -> dict[str, Any]:
+    """Answer the screening by buttons (``answers``; a city in ``answers["city_typed"]`` is
+    typed), skipping the rest; return the consent screen."""
+    from dialogs.screening import COUNTRY_QUESTION, QUESTIONS, city_question
+
+    order = ["country", "city", *(q.key for q in QUESTIONS)]
+    by_key = {q.key: q for q in (COUNTRY_QUESTION, *QUESTIONS)}
+    message = await _message_with(stub, chat_id, "dq:screening:0:")
+    for _step in range(20):
+        skip = next((b["callback_data"] for b in _buttons(message)
+                     if b["callback_data"].startswith("ds:screening:")), None)  # fmt: skip
+        if skip is None:
+            break
+        version = int(skip.split(":")[2])
+        key = order[version]
+        mark = stub.mark()
+        if key == "city" and "city_typed" in answers:
+            stub.push_text(answers["city_typed"], chat_id=chat_id, user=user)
+        elif key in answers:
+            question = city_question(answers["country"]) if key == "city" else by_key[key]
+            index = [c.value for c in question.choices].index(answers[key])
+            stub.push_callback(f"dq:screening:{version}:{index}", chat_id=chat_id,
+                               message_id=message["message_id"], user=user)  # fmt: skip
+        else:
+            stub.push_callback(skip, chat_id=chat_id, message_id=message["message_id"], user=user)
+        await stub.wait_for(
+            lambda c: (
+                c.method in ("sendMessage", "editMessageText")
+                and c.params.get("chat_id") == chat_id
+            ),
+            timeout=15,
+            since=mark,
+        )
+        await asyncio.sleep(0.2)
+        message = stub.bot_message(chat_id)
+        if any(b["callback_data"].startswith("hc:") for b in _buttons(message)):
+            return message
+    return await _message_with(stub, chat_id, "hc:")
+
+
+@pytest.fixture
+async def full_bot(stub: BotAPIStub, tmp_path: Path) -> AsyncIterator[BotProcess]:
+    env = {
+        "SAFAR_ORG_CHATS": json.dumps(
+            {"kz-iom-partner-ngos": KZ_NGO, "kg-crisis-centres": KG_NGO, "iom-central-asia": IOM}
+        ),
+        "SAFAR_CASEWORKERS": json.dumps(
+            {"kz-iom-partner-ngos": [KZ_CASEWORKER], "iom-central-asia": [7402]}
+        ),
+    }
+    process = BotProcess(stub, tmp_path / "full.db", env)
+    yield process
+    await process.stop()
+
+
+async def test_a_person_in_kazakhstan_writes_in_kyrgyz_and_a_caseworker_takes_the_case(
+    stub: BotAPIStub, full_bot: BotProcess, kb: Any
+) -> None:
+    from dialogs.consent import NO, YES
+
+    await full_bot.start()
+    ky = gettext_for("ky")
+    person = stub.make_user(7410, "Айбек", last_name="Токтосунов", username="aibek_kg_test",
+                            language_code="ky")  # fmt: skip
+    mark = stub.mark()
+    stub.push_text(SAYS, chat_id=7410, user=person)
+    # At once: what to do and whom to turn to (the passport article), then the screening.
+    first = await stub.wait_for(_to(7410), timeout=20, since=mark)
+    titles = [a.locales["ky"].title for a in kb.by_topic("passport_confiscated")]
+    assert any(html_title in first.params["text"] for html_title in titles)
+    consent = await _screen(
+        stub, 7410, person,
+        {"country": "KZ", "city_typed": TYPED_CITY, "money": "no", "coercion": "passport"},
+    )  # fmt: skip
+    assert "/delete" in consent["text"]
+    yes = next(b for b in _buttons(consent) if b["text"] == ky(YES))
+    assert yes["callback_data"] == "hc:y:kz-iom-partner-ngos"
+    assert not stub.sent_messages(KZ_NGO)  # nothing before the explicit yes
+
+    mark = stub.mark()
+    stub.push_callback(yes["callback_data"], chat_id=7410, message_id=consent["message_id"],
+                       user=person)  # fmt: skip
+    await stub.wait_for(_to(KZ_NGO), timeout=20, since=mark)
+    for _try in range(50):
+        if stub.sent_messages(KZ_NGO):
+            break
+        await asyncio.sleep(0.1)
+    [card] = stub.sent_messages(KZ_NGO)
+    ru = gettext_for("ru")
+    text = card["text"]
+    assert ru("🟠 Urgent") in text or ru("🔴 Crisis") in text
+    for need in ("Legal help", "Forced labour or trafficking", "Money, food, work"):
+        assert ru(need) in text
+    assert "coercion=passport" in text and "money=no" in text
+    assert "Казахстан" in text and TYPED_CITY in text and "Кыргызча" in text
+    assert "@aibek_kg_test" in text
+    assert not stub.sent_messages(KG_NGO) and not stub.sent_messages(IOM)
+    case_id = int(_buttons(card)[0]["callback_data"].split(":")[2])
+
+    # A caseworker accepts; the person is told, in Kyrgyz.
+    mark = stub.mark()
+    stub.push_callback(button_text=ru("✅ Accept"), chat_id=KZ_NGO, message_id=card["message_id"],
+                       user=stub.make_user(KZ_CASEWORKER, "Caseworker"))  # fmt: skip
+    await stub.wait_for(
+        lambda c: _to(7410)(c) and "/delete" in str(c.params.get("text")), timeout=20, since=mark
+    )
+    told = stub.sent_messages(7410)[-1]["text"]
+    assert told == ky(
+        "Good news: a caseworker has taken your request (no. {id}). They will contact "
+        "you soon. You can withdraw it at any time with /delete."
+    ).format(id=case_id)
+    edited = stub.bot_message(KZ_NGO, card["message_id"])
+    assert ru("Status: taken by a caseworker.") in edited["text"]
+
+    # The same with consent refused: nothing reaches any organisation.
+    other = stub.make_user(7411, "Нурлан", username="nurlan_kg_test", language_code="ky")
+    stub.push_text(SAYS, chat_id=7411, user=other)
+    consent = await _screen(
+        stub, 7411, other, {"country": "KZ", "city": "almaty", "money": "no",
+                            "coercion": "passport"},
+    )  # fmt: skip
+    no = next(b for b in _buttons(consent) if b["text"] == ky(NO))
+    mark = stub.mark()
+    stub.push_callback(no["callback_data"], chat_id=7411, message_id=consent["message_id"],
+                       user=other)  # fmt: skip
+    await stub.wait_for(
+        lambda c: (
+            c.method in ("sendMessage", "editMessageText")
+            and c.params.get("chat_id") == 7411
+            and "hc:" not in json.dumps(c.params.get("reply_markup") or {})
+        ),
+        timeout=15,
+        since=mark,
+    )
+    await asyncio.sleep(6)  # longer than the worker's idle poll
+    assert len(stub.sent_messages(KZ_NGO)) == 1  # still only the first person's card
+    assert not stub.sent_messages(KG_NGO) and not stub.sent_messages(IOM)
+    async with await Storage.open(full_bot.db) as storage:
+        async with storage.conn.execute("SELECT COUNT(*) FROM cases") as cur:
+            assert (await cur.fetchone()) == (1,)
+        async with storage.conn.execute("SELECT COUNT(*) FROM consents") as cur:
+            assert (await cur.fetchone()) == (1,)
+
+    # The database file (and the log) hold no readable name, username, typed text or
+    # message.
+    log = await full_bot.stop()
+    assert "Traceback" not in log
+    raw = b"".join(
+        p.read_bytes() for p in full_bot.db.parent.iterdir() if p.name.startswith("full.db")
+    )
+    for secret in ("Айбек", "Токтосунов", "aibek_kg_test", "Нурлан", "nurlan_kg_test",
+                   TYPED_CITY, SAYS, "паспорт"):  # fmt: skip
+        for encoding in ("utf-8", "utf-16-le"):
+            assert secret.encode(encoding) not in raw, secret
+        assert secret not in log, secret

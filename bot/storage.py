@@ -420,11 +420,12 @@ class Storage:
 
     async def save_dialog(self, telegram_id: int, name: str, state: bytes, active: bool) -> None:
         """Store the person's dialog *name* (*state*: encrypted answers). An active dialog
-        ends any other active one of the same person (one dialog at a time)."""
+        erases any other unfinished one of the same person (one dialog at a time), so an
+        inactive row is always a finished run."""
         async with self._transaction():
-            if active:
+            if active:  # an unfinished other dialog is abandoned: its answers go
                 await self._conn.execute(
-                    "UPDATE dialog_states SET active = 0 WHERE telegram_id = ? AND name != ?",
+                    "DELETE FROM dialog_states WHERE telegram_id = ? AND name != ? AND active = 1",
                     (telegram_id, name),
                 )
             await self._conn.execute(

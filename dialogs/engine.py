@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -41,6 +42,9 @@ AnswerKind = Literal["choice", "date", "number", "text"]
 
 #: The answer value stored when a skippable question is skipped.
 SKIPPED: None = None
+
+#: Dates before this year are refused as typing slips (no one's events go back further).
+EARLIEST_YEAR = 1900
 
 #: Longest free-text answer kept (characters); longer text is refused, not cut.
 MAX_TEXT = 200
@@ -242,7 +246,8 @@ def parse_date(text: str, today: dt.date) -> dt.date:
     ISO ``2026-11-30`` is accepted too.
 
     Raises:
-        InvalidAnswer: not a date, an impossible date (31.02.2026), or after *today*.
+        InvalidAnswer: not a date, an impossible date (31.02.2026), after *today*, or
+            before :data:`EARLIEST_YEAR`.
     """
     iso = re.fullmatch(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*", text)
     if iso:
@@ -252,7 +257,7 @@ def parse_date(text: str, today: dt.date) -> dt.date:
         if not match:
             raise InvalidAnswer(N_("Please write the date as day.month.year, e.g. 25.03.2024."))
         day, month, year = int(match[1]), int(match[2]), int(match[3])
-        if year < 100:
+        if len(match[3]) == 2:
             year += 2000 if 2000 + year <= today.year else 1900
     try:
         value = dt.date(year, month, day)
@@ -260,10 +265,21 @@ def parse_date(text: str, today: dt.date) -> dt.date:
         raise InvalidAnswer(N_("There is no such date. Please check the day and month.")) from None
     if value > today:
         raise InvalidAnswer(N_("This date is in the future. Please write a date that has passed."))
+    if value.year < EARLIEST_YEAR:
+        raise InvalidAnswer(N_("This date is too early. Please check the year."))
     return value
 
 
 _CHOICE_ONLY = N_("Please press one of the buttons.")
+
+#: A whole number as typed: digits (any script's decimal digits), at most 9 of them.
+_NUMBER_RE = re.compile(r"\d{1,9}")
+
+
+def _clean(text: str) -> str:
+    """*text* without invisible format characters (zero-width spaces, direction marks,
+    which phones and copy-paste insert) and without surrounding space."""
+    return "".join(c for c in text if unicodedata.category(c) != "Cf").strip()
 
 
 def parse_answer(question: Question, raw: Answer, today: dt.date) -> Answer:
@@ -287,15 +303,15 @@ def parse_answer(question: Question, raw: Answer, today: dt.date) -> Answer:
     if question.kind == "date":
         if isinstance(raw, int):
             raise InvalidAnswer(N_("Please write the date as day.month.year, e.g. 25.03.2024."))
-        value = parse_date(raw, today)
+        value = parse_date(_clean(raw), today)
         if question.not_before and value < question.not_before:
             raise InvalidAnswer(N_("This date is too early. Please check the year."))
         return value.isoformat()
     if question.kind == "number":
-        try:
-            number = int(str(raw).strip().replace(" ", ""))
-        except ValueError:
-            raise InvalidAnswer(N_("Please write a whole number, e.g. 3.")) from None
+        digits = _clean(str(raw)).replace(" ", "")
+        if not _NUMBER_RE.fullmatch(digits):
+            raise InvalidAnswer(N_("Please write a whole number, e.g. 3."))
+        number = int(digits)
         if (question.minimum is not None and number < question.minimum) or (
             question.maximum is not None and number > question.maximum
         ):
@@ -305,7 +321,7 @@ def parse_answer(question: Question, raw: Answer, today: dt.date) -> Answer:
                 maximum=str(question.maximum if question.maximum is not None else "…"),
             )
         return number
-    text = str(raw).strip()
+    text = _clean(str(raw))
     if not text:
         raise InvalidAnswer(N_("Please write a short answer."))
     if len(text) > MAX_TEXT:

@@ -76,7 +76,8 @@ def test_dates_in_common_forms_parse(raw: str, expected: dt.date) -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["06.12.2026", "31.02.2025", "yesterday", "29.02.2025", "1.13.2024"]
+    "raw",
+    ["06.12.2026", "31.02.2025", "yesterday", "29.02.2025", "1.13.2024", "01.01.0001", "1.1.0099"],
 )
 def test_future_impossible_or_unparsed_dates_are_refused(raw: str) -> None:
     with pytest.raises(InvalidAnswer):
@@ -104,3 +105,15 @@ def test_a_stored_state_resumes_after_a_restart_and_drops_answers_no_longer_vali
     assert resumed == state
     bad = {"name": "trip", "answers": [["country", "ru"], ["entered", "1999-01-01"]]}
     assert restore(dialog, bad, TODAY).question.key == "entered"  # type: ignore[union-attr]
+
+
+def test_invisible_characters_from_phones_are_ignored_and_odd_numbers_refused() -> None:
+    dialog = Trip()
+    state = step(dialog, start(dialog, TODAY), "ru", TODAY)
+    state = step(dialog, state, "01.01.2024\u200f", TODAY)
+    assert state.answer_map()["entered"] == "2024-01-01"
+    assert step(dialog, state, "\u200b45", TODAY).answer_map()["days"] == 45
+    assert step(dialog, state, " 1 2 ", TODAY).answer_map()["days"] == 12
+    for odd in ("1_0", "+-3", "4.5", "-3"):
+        with pytest.raises(InvalidAnswer):
+            step(dialog, state, odd, TODAY)

@@ -167,3 +167,66 @@ async def test_answers_are_encrypted_at_rest_kept_when_done_and_erased_by_delete
     await harness.say("/delete")
     await harness.press("del:yes")
     assert await last_answers(context, 5001, "ztrip") is None
+
+
+async def test_serious_harm_typed_mid_dialog_is_not_taken_as_an_answer(harness: Harness) -> None:
+    await harness.press("dlg:ztrip")
+    await harness.press("dq:ztrip:0:0")
+    calls = await harness.say("у меня забрали паспорт, остался без паспорта")
+    assert not any("When?" in t for t in texts(calls)[:1])
+    assert not any(
+        gettext_for("ru")("Please write the date as day.month.year, e.g. 25.03.2024.") in t
+        for t in texts(calls)
+    )
+
+
+async def test_starting_another_dialog_abandons_the_unfinished_one(
+    harness: Harness,
+) -> None:
+    context: Any = type("C", (), {"bot_data": harness.app.bot_data})()
+    await harness.press("dlg:ztrip")
+    await harness.press("dq:ztrip:0:0")
+    await harness.say("01.01.2024")
+    await harness.say("3")  # finished: kept for follow-ups
+    await harness.press("dlg:ztrip")
+    await harness.press("dq:ztrip:0:1")  # a new run, left unfinished...
+    calls = await harness.press("dlg:ztrip2")  # ...for another dialog
+    assert "Choose a topic" in texts(calls)[-1] or buttons(calls)
+    assert await last_answers(context, 5001, "ztrip") is None
+    await harness.press("dq:ztrip2:0:0")
+    await harness.say("02.02.2022")
+    await harness.say("1")
+    assert await last_answers(context, 5001, "ztrip2") == {
+        "country": "ru",
+        "entered": "2022-02-02",
+        "days": 1,
+    }
+
+
+async def test_leave_pressed_in_a_group_changes_nothing(harness: Harness) -> None:
+    await harness.press("dlg:ztrip")
+    await harness.feed(
+        {
+            "callback_query": {
+                "id": "77",
+                "from": {"id": 5001, "is_bot": False, "first_name": "T"},
+                "chat_instance": "9",
+                "data": "dx:ztrip",
+                "message": {
+                    "message_id": 5,
+                    "date": 0,
+                    "chat": {"id": -100123, "type": "supergroup", "title": "g"},
+                    "text": "…",
+                },
+            }
+        }
+    )
+    calls = await harness.press("dq:ztrip:0:0")
+    assert "When?" in texts(calls)[-1]
+
+
+class Trip2(Trip):
+    name = "ztrip2"
+
+
+register(Trip2())

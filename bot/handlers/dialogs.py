@@ -72,8 +72,8 @@ from dialogs.engine import (
     start,
     step,
 )
-from knowledge.crisis import detect_crisis
 from knowledge.loader import KnowledgeBase
+from knowledge.risk import assess
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +326,8 @@ async def _present(
     kb = services(context).kb
     buttons = [action_button(a, locale, entry.dialog.name, kb) for a in state.done.actions]
     rows = [[b] for b in buttons if b is not None]
-    rows.append(home_row(locale))
+    if not any(a.kind == "menu" for a in state.done.actions):
+        rows.append(home_row(locale))
     chunks = split_message(body)
     for chunk in chunks[:-1]:
         await _send(update, chunk, InlineKeyboardMarkup([]), as_new)
@@ -421,6 +422,9 @@ async def on_leave(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     name = query.data.removeprefix("dx:")
+    if not _private(update):
+        await stale_button(update, context)
+        return
     if user is not None and name in _REGISTRY:
         state = await _active_state(context, user.id)
         if state is not None and state.name == name:
@@ -443,8 +447,8 @@ async def on_text(update: Update, context: Context) -> None:
     if message is None or user is None or not message.text:
         return
     state = await _active_state(context, user.id)
-    if state is None or state.question is None or detect_crisis(message.text):
-        return
+    if state is None or state.question is None or assess(message.text).needs_help:
+        return  # danger or serious harm: the search handler answers and opens help
     entry = _REGISTRY[state.name]
     locale = await _user_locale(update, context)
     _ = gettext_for(locale)

@@ -72,6 +72,8 @@ async def test_a_reminder_is_stored_listed_fired_in_the_locale_and_survives_a_re
         assert format_date(before, "tg") in texts(calls)[-1]
         calls = await harness.say("/reminders")
         listed = texts(calls)[-1]
+        assert listed.startswith(f"<b>{_('⏰ Your reminders')}</b>")
+        assert "Your reminders" not in listed  # the heading is translated
         assert format_date(before, "tg") in listed and format_date(END, "tg") in listed
         cancel = [d for _label, d in buttons(calls) if d.startswith("remx:")]
         assert len(cancel) == 2
@@ -133,3 +135,26 @@ async def test_delete_erases_reminders(harness: Harness) -> None:
 def test_reminders_go_out_at_nine_in_central_asia() -> None:
     assert fire_time(END) == dt.datetime(2032, 9, 30, 3, 0, tzinfo=dt.UTC)
     assert clock.SERVED_TZ.utcoffset(None) == dt.timedelta(hours=6)
+
+
+async def test_reminder_buttons_pressed_in_a_group_change_nothing(harness: Harness) -> None:
+    await _estimate_repeated_expulsion(harness, "ru")
+    for data in ("rem:ban", "rem:ban:7", "rems"):
+        await harness.feed(
+            {
+                "callback_query": {
+                    "id": data,
+                    "from": {"id": 5001, "is_bot": False, "first_name": "T"},
+                    "chat_instance": "9",
+                    "data": data,
+                    "message": {
+                        "message_id": 5,
+                        "date": 0,
+                        "chat": {"id": -100123, "type": "supergroup", "title": "g"},
+                        "text": "…",
+                    },
+                }
+            }
+        )
+    calls = await harness.say("/reminders")
+    assert gettext_for("ru")("You have no reminders.") in texts(calls)[-1]

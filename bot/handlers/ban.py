@@ -22,6 +22,7 @@ import html
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.ext import (
     BaseHandler,
     CallbackContext,
@@ -64,8 +65,16 @@ async def _end_date(update: Update, context: Context) -> Any:
     return est.latest_end
 
 
+def _in_private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE
+
+
 async def ask_days(update: Update, context: Context) -> None:
     """``rem:ban``: how many days before the end to remind (and on the day itself)."""
+    if not _in_private(update):  # reminders are personal: never from a group's button
+        await stale_button(update, context)
+        return
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
     await answer(update)
@@ -101,6 +110,9 @@ async def ask_days(update: Update, context: Context) -> None:
 
 async def set_reminder(update: Update, context: Context) -> None:
     """``rem:ban:<n>``: store and schedule the reminders, then confirm with their dates."""
+    if not _in_private(update):  # reminders are personal: never from a group's button
+        await stale_button(update, context)
+        return
     query = update.callback_query
     user = update.effective_user
     assert query is not None and query.data is not None
@@ -140,6 +152,9 @@ async def set_reminder(update: Update, context: Context) -> None:
 
 async def list_reminders(update: Update, context: Context) -> None:
     """``/reminders`` or ``rems``: the person's reminders, each with a Cancel button."""
+    if not _in_private(update):  # reminders are personal: never from a group's button
+        await stale_button(update, context)
+        return
     user = update.effective_user
     if user is None:
         return
@@ -159,7 +174,8 @@ async def list_reminders(update: Update, context: Context) -> None:
             update, _esc(_("You have no reminders.")), InlineKeyboardMarkup([home_row(locale)])
         )
         return
-    lines = [f"<b>{_esc(_('⏰ Your reminders'))}</b>"]
+    title = _("⏰ Your reminders")
+    lines = [f"<b>{_esc(title)}</b>"]
     rows = []
     for reminder_id, payload in found:
         day = format_date(payload.fire.astimezone(clock.SERVED_TZ).date(), locale)
@@ -178,6 +194,9 @@ async def list_reminders(update: Update, context: Context) -> None:
 
 async def cancel(update: Update, context: Context) -> None:
     """``remx:<id>``: cancel one reminder and show the list again."""
+    if not _in_private(update):  # reminders are personal: never from a group's button
+        await stale_button(update, context)
+        return
     query = update.callback_query
     user = update.effective_user
     assert query is not None and query.data is not None

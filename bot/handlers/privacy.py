@@ -31,8 +31,8 @@ async def ask_to_delete(update: Update, context: Context) -> None:
         ]
     )
     text = _(
-        "This erases what Safar keeps about you: your language and your subscriptions. "
-        "Safar keeps no messages. Delete?"
+        "This erases what Safar keeps about you: your language, your subscriptions, your "
+        "reminders and your answers in guided checks. Safar keeps no messages. Delete?"
     )
     referral = _(
         "If you asked for a caseworker, your request is withdrawn and the organisation is told."

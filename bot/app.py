@@ -7,6 +7,7 @@ The same application runs against Telegram (``run``), a local Bot API server (se
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -50,6 +51,8 @@ from bot.settings import Settings
 from bot.storage import Storage
 from bot.transport import OFFLINE_TOKEN
 from bot.ui import stale_button
+from knowledge import langdetect
+from knowledge.index_cache import cached_searcher
 from knowledge.loader import KnowledgeBase, load_knowledge_base
 from knowledge.search import Searcher
 
@@ -149,7 +152,14 @@ async def open_services(app: SafarApp) -> None:
     storage = await Storage.open(settings.db)
     key = settings.data_key.get_secret_value() if settings.data_key else None
     cipher = Cipher(key)
-    install(app.bot_data, Services(settings, storage, kb, searcher or Searcher(kb), cipher))
+    # The built search index and language model are kept beside the database (see
+    # knowledge.index_cache and knowledge.langdetect): start-up loads them.
+    cache_dir = None if str(settings.db) == ":memory:" else settings.db.resolve().parent
+    if searcher is None:
+        searcher = cached_searcher(kb, cache_dir)
+    langdetect.set_cache_dir(cache_dir)
+    await asyncio.to_thread(langdetect.warm_up)
+    install(app.bot_data, Services(settings, storage, kb, searcher, cipher))
     log.info(
         "knowledge base: %d articles; database schema %d",
         len(kb.articles),

@@ -227,6 +227,11 @@ class Storage:
         """
         conn = await aiosqlite.connect(str(path), isolation_level=None)
         await conn.execute("PRAGMA journal_mode=WAL")
+        # WAL with synchronous=NORMAL: a commit survives a crash or kill of the process
+        # (tests/test_kill.py); only a power cut or OS crash may undo the last commits.
+        # FULL would fsync every commit: about half of Safar's time per update
+        # (bench/RESULTS.md).
+        await conn.execute("PRAGMA synchronous=NORMAL")
         await conn.execute("PRAGMA busy_timeout=5000")
         await conn.execute("PRAGMA foreign_keys=ON")
         storage = cls(conn)

@@ -22,7 +22,7 @@ locale (an article's score is its best locale's), and a classifier adds a sixth:
   both index and classifier) it raised top-1 from 0.83 to 0.85.
 
 (Matching each example question on its own *instead* of the channels above did worse:
-short questions share mostly their question words. As one channel among the others it helps.)
+short questions share mostly their question words. As one channel among five it helps.)
 
 The weighted mean (:data:`WEIGHTS`) ranks the articles. The search abstains ("I don't know
 this yet") when no article's confidence (the same mean over :data:`CONFIDENCE_CHANNELS`, which
@@ -37,17 +37,19 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict
 from scipy.sparse import csc_matrix
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.svm import LinearSVC
 
 from knowledge.loader import KnowledgeBase
 from knowledge.normalize import fold
 from knowledge.schema import LocalizedText
+
+if TYPE_CHECKING:  # imported when an index is built: a cached one needs no scikit-learn
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 #: A best score below this means "I don't know this yet" (weighted cosine similarity, 0-1).
 DEFAULT_MIN_SCORE = 0.15
@@ -191,19 +193,17 @@ class _TopicChannel:
     def __init__(
         self, phrases: _Channel, phrase_topics: list[str], article_topics: list[str]
     ) -> None:
-        self.phrases = phrases
+        from sklearn.svm import LinearSVC  # only to build; the fitted weights are plain arrays
+
         model = LinearSVC(C=0.5, random_state=0).fit(phrases.matrix.tocsr(), phrase_topics)
         classes = [str(c) for c in model.classes_]
         self.coef: np.ndarray = np.ascontiguousarray(model.coef_.T)
         self.intercept: np.ndarray = model.intercept_
         self.article_class = np.array([classes.index(t) for t in article_topics])
 
-    def query(self, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The query vector in the ``phrase`` channel's vocabulary."""
-        return self.phrases.query(terms)
-
     def article_scores(self, vector: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        """Each article's topic margin, in [0, 1]."""
+        """Each article's topic margin, in [0, 1], for a query *vector* of the ``phrase``
+        channel."""
         columns, values = vector
         margins = values @ self.coef[columns] + self.intercept
         result: np.ndarray = np.clip((margins + 1) / 2, 0, 1)[self.article_class]
@@ -211,7 +211,7 @@ class _TopicChannel:
 
 
 class Searcher:
-    """Search index over a :class:`KnowledgeBase`; build once (about 2 s), query many times
+    """Search index over a :class:`KnowledgeBase`; build once (a few seconds), query many times
     (about a millisecond each)."""
 
     def __init__(
@@ -220,6 +220,8 @@ class Searcher:
         min_score: float = DEFAULT_MIN_SCORE,
         out_of_scope: OutOfScope | None = None,
     ) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self.kb = kb
         self.min_score = min_score
         self._article_ids = list(kb.articles)

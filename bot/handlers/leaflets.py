@@ -24,7 +24,6 @@ from telegram.ext import CallbackContext, CommandHandler, filters
 from bot import deeplinks
 from bot.deeplinks import Link
 from bot.i18n import gettext_for
-from bot.leaflets import leaflet_pdf, qr_png, topic_leaflet_pdf
 from bot.services import services
 from bot.ui import TOPIC_TITLES, main_menu_keyboard, user_locale
 from knowledge.schema import TOPICS
@@ -67,6 +66,9 @@ async def leaflet(update: Update, context: Context) -> None:
         await message.reply_text(html.escape(text), reply_markup=main_menu_keyboard(locale))
         return
     username = context.bot.username
+    # Imported here: reportlab and segno are a tenth of start-up, and leaflets are rare.
+    from bot.leaflets import leaflet_pdf, qr_png, topic_leaflet_pdf
+
     if article is not None:
         title = article.text(locale)[0].title
         link = deeplinks.url(username, Link("article", locale, article.id))

@@ -458,6 +458,23 @@ async def test_a_person_in_kazakhstan_writes_in_kyrgyz_and_a_caseworker_takes_th
     edited = stub.bot_message(KZ_NGO, card["message_id"])
     assert ru("Status: taken by a caseworker.") in edited["text"]
 
+    # /delete: the person withdraws; the card loses their details and the NGO is told.
+    mark = stub.mark()
+    stub.push_text("/delete", chat_id=7410, user=person)
+    confirm = await _message_with(stub, 7410, "del:yes")
+    stub.push_callback("del:yes", chat_id=7410, message_id=confirm["message_id"], user=person)
+    await stub.wait_for(
+        lambda c: _to(KZ_NGO)(c) and "reply_markup" not in c.params, timeout=20, since=mark
+    )
+    for _try in range(50):
+        if len(stub.sent_messages(KZ_NGO)) == 2:
+            break
+        await asyncio.sleep(0.1)
+    stripped, notice = stub.sent_messages(KZ_NGO)
+    assert "@aibek_kg_test" not in stripped["text"] and TYPED_CITY not in stripped["text"]
+    assert not _buttons(stripped)
+    assert notice["text"] == ru("Referral no. {id} was withdrawn by the person.").format(id=case_id)
+
     # The same with consent refused: nothing reaches any organisation.
     other = stub.make_user(7411, "Нурлан", username="nurlan_kg_test", language_code="ky")
     stub.push_text(SAYS, chat_id=7411, user=other)
@@ -479,7 +496,7 @@ async def test_a_person_in_kazakhstan_writes_in_kyrgyz_and_a_caseworker_takes_th
         since=mark,
     )
     await asyncio.sleep(6)  # longer than the worker's idle poll
-    assert len(stub.sent_messages(KZ_NGO)) == 1  # still only the first person's card
+    assert len(stub.sent_messages(KZ_NGO)) == 2  # still only the first person's card + notice
     assert not stub.sent_messages(KG_NGO) and not stub.sent_messages(IOM)
     async with await Storage.open(full_bot.db) as storage:
         async with storage.conn.execute("SELECT COUNT(*) FROM cases") as cur:

@@ -130,3 +130,19 @@ def render_sent(organisation: str, case_id: int, tr: Translator) -> str:
             ),
         ]
     )
+
+
+def render_already_sent(organisation: str, case_id: int, tr: Translator) -> str:
+    """The reply to a consent button pressed again after the request went out: nothing new
+    is sent; the request's number, to whom, and how to withdraw."""
+    _ = tr.gettext
+    return "\n".join(
+        [
+            "<b>"
+            + html.escape(_("Your request no. {id} was already sent to:").format(id=case_id))
+            + "</b>",
+            f"<b>{html.escape(organisation)}</b>",
+            "",
+            html.escape(_("Nothing new was sent. To withdraw, send /delete.")),
+        ]
+    )

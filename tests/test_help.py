@@ -8,6 +8,7 @@ first, then the offer of a caseworker; a message about serious harm opens the sc
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,8 @@ from dialogs.consent import NO, YES, YES_PHONE
 from dialogs.screening import CITIES, COUNTRY_QUESTION, QUESTIONS, city_question
 from knowledge.crisis import crisis_phrases
 from knowledge.loader import KnowledgeBase
-from tests.conftest import Harness, buttons, texts
+from knowledge.search import Searcher
+from tests.conftest import Harness, buttons, make_harness, texts
 
 HELP = "🆘 I need help"
 
@@ -201,3 +203,77 @@ async def test_a_crisis_article_ends_with_the_help_button(
     assert article is not None
     calls = await harness.press(f"a:{article.id}:urgent")
     assert (gettext_for("ru")(HELP), "help") in buttons(calls)
+
+
+async def test_yes_twice_opens_one_case_and_no_after_yes_does_not_say_nothing_was_sent(
+    harness: Harness,
+) -> None:
+    await harness.press("l:ru")
+    calls = await harness.press("help")
+    calls = await screen_with(harness, calls, {"country": "RU", "money": "no_shelter"})
+    yes, phone, no = (_data(calls, m, "ru") for m in (YES, YES_PHONE, NO))
+    first = texts(await harness.press(yes))[-1]
+    again = texts(await harness.press(yes))[-1]
+    await harness.press(phone)
+    assert await _count(harness, "cases") == 1 and await _count(harness, "consents") == 1
+    async with _svc(harness).storage.conn.execute("SELECT id FROM cases") as cur:
+        (case_id,) = await cur.fetchone()  # type: ignore[misc]
+    assert str(case_id) in first and str(case_id) in again
+    declined = texts(await harness.press(no))[-1]
+    nothing = gettext_for("ru")("Nothing was sent. Your answers stay with you.")
+    assert html.escape(nothing) not in declined and "/delete" in declined
+
+
+async def test_yes_after_a_restart_does_not_open_a_second_case(
+    db_path: Path, kb: KnowledgeBase, searcher: Searcher
+) -> None:
+    async with make_harness(db_path, kb, searcher) as h:
+        await h.press("l:ru")
+        calls = await screen_with(h, await h.press("help"), {"country": "RU"})
+        yes = _data(calls, YES, "ru")
+        await h.press(yes)
+    async with make_harness(db_path, kb, searcher) as h:
+        await h.press(yes)
+        assert await _count(h, "cases") == 1
+
+
+async def test_crisis_urgency_survives_a_restart_before_consent(
+    db_path: Path, kb: KnowledgeBase, searcher: Searcher
+) -> None:
+    async with make_harness(db_path, kb, searcher) as h:
+        await h.press("l:ky")
+        calls = await screen_with(h, await h.press("help:c"), {"country": "KZ"})
+        yes = _data(calls, YES, "ky")
+    async with make_harness(db_path, kb, searcher) as h:
+        await h.press(yes)
+        async with _svc(h).storage.conn.execute("SELECT urgency FROM cases") as cur:
+            (urgency,) = await cur.fetchone()  # type: ignore[misc]
+        assert urgency == "crisis"
+
+
+async def test_phone_consent_survives_a_restart(
+    db_path: Path, kb: KnowledgeBase, searcher: Searcher
+) -> None:
+    async with make_harness(db_path, kb, searcher) as h:
+        await h.press("l:uz")
+        calls = await screen_with(h, await h.press("help"), {"country": "UZ"})
+        await h.press(_data(calls, YES_PHONE, "uz"))
+    async with make_harness(db_path, kb, searcher) as h:
+        mine = {"contact": {"phone_number": "+998901112244", "first_name": "T", "user_id": 5001}}
+        await h.send_private(mine)
+        assert await _count(h, "cases") == 1
+        async with _svc(h).storage.conn.execute("SELECT scope FROM consents") as cur:
+            (scope,) = await cur.fetchone()  # type: ignore[misc]
+        assert "contact:phone" in scope
+
+
+async def test_continue_without_phone_after_a_restart_opens_the_case(
+    db_path: Path, kb: KnowledgeBase, searcher: Searcher
+) -> None:
+    async with make_harness(db_path, kb, searcher) as h:
+        await h.press("l:ky")
+        calls = await screen_with(h, await h.press("help"), {"country": "KZ"})
+        await h.press(_data(calls, YES_PHONE, "ky"))
+    async with make_harness(db_path, kb, searcher) as h:
+        await h.say(gettext_for("ky")("➡️ Continue without my phone number"))
+        assert await _count(h, "cases") == 1

@@ -26,6 +26,7 @@ the one the answers now lead to is treated as out of date.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import re
@@ -45,6 +46,7 @@ from telegram.ext import CallbackContext, CallbackQueryHandler, MessageHandler, 
 
 from bot import clock
 from bot.cases import NewCase, open_case
+from bot.crypto import DecryptionError
 from bot.handlers.dialogs import begin, last_answers, register, translator
 from bot.i18n import N_, gettext_for
 from bot.services import services
@@ -55,6 +57,7 @@ from dialogs.consent import (
     YES,
     YES_PHONE,
     consent_scope,
+    render_already_sent,
     render_consent,
     render_declined,
     render_sent,
@@ -68,10 +71,13 @@ log = logging.getLogger(__name__)
 
 Context = CallbackContext[Any, Any, Any, Any]
 
-#: ``user_data`` keys: the free-text danger level that opened the path; the organisation
-#: whose consent waits for the phone number.
-_RISK = "help_risk"
-_PHONE_FOR = "help_phone_for"
+#: The row of ``dialog_states`` (never active, so never taken for a dialog) that keeps the
+#: help path's own state across a restart, encrypted: ``risk`` (the danger level of the
+#: message that opened the path), ``run`` (a hash of the finished screening's stored
+#: token, which names that run), ``phone_for`` (the organisation whose consent waits for
+#: the phone number) and ``case`` (the case opened from run ``run``). ``/delete`` erases it
+#: with the dialogs.
+_PATH = "help-path"
 
 _CONSENT_DATA = re.compile(r"^hc:([ypn]):([a-z0-9-]{2,40})$")
 
@@ -96,13 +102,36 @@ def _private(update: Update) -> bool:
     return chat is not None and chat.type == ChatType.PRIVATE
 
 
-def _set(context: Context, key: str, value: Any) -> None:
-    if context.user_data is not None:
-        context.user_data[key] = value
+async def _path(context: Context, user_id: int) -> dict[str, Any]:
+    """The person's stored help-path state (see :data:`_PATH`); ``{}`` if none."""
+    svc = services(context)
+    found = await svc.storage.dialog_state(user_id, _PATH)
+    if found is None:
+        return {}
+    try:
+        data = svc.cipher.decrypt_json(found[0])
+    except (DecryptionError, ValueError, TypeError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
-def _get(context: Context, key: str, default: Any = None) -> Any:
-    return context.user_data.get(key, default) if context.user_data is not None else default
+async def _save_path(context: Context, user_id: int, data: dict[str, Any]) -> None:
+    svc = services(context)
+    await svc.storage.save_dialog(user_id, _PATH, svc.cipher.encrypt_json(data), False)
+
+
+async def _run(context: Context, user_id: int) -> str | None:
+    """A name of the person's last finished screening run (a hash of its stored,
+    encrypted token, which stays the same until the next run), or None."""
+    found = await services(context).storage.dialog_state(user_id, SCREENING.name)
+    if found is None or found[1]:
+        return None
+    return hashlib.sha256(found[0]).hexdigest()[:32]
+
+
+def _risk(path: dict[str, Any]) -> str:
+    risk = path.get("risk")
+    return risk if isinstance(risk, str) and risk else "none"
 
 
 async def known_country(context: Context, user_id: int) -> str | None:
@@ -131,8 +160,9 @@ async def start_help(update: Update, context: Context, risk: str = "none", as_ne
                      ) -> None:  # fmt: skip
     """Open the help path: remember the danger level *risk* of the message that opened it
     (``none`` from a button) and start the screening."""
-    _set(context, _RISK, risk)
-    _set(context, _PHONE_FOR, None)
+    user = update.effective_user
+    if user is not None:
+        await _save_path(context, user.id, {"risk": risk})
     await begin(update, context, SCREENING.name, as_new=as_new)
 
 
@@ -207,11 +237,11 @@ def _fallback(context: Context, chosen: Organisation) -> Organisation | None:
 
 
 def _assess(
-    context: Context, answers: dict[str, Answer], locale: str
+    context: Context, answers: dict[str, Answer], locale: str, risk: str
 ) -> tuple[ScreeningResult, Organisation]:
-    """The screening result (raised by the opening message's danger level) and the
+    """The screening result (raised by the opening message's danger level *risk*) and the
     organisation the answers lead to (only organisations that can receive a referral)."""
-    result = screen(answers, str(_get(context, _RISK, "none")))
+    result = screen(answers, risk)
     settings = services(context).settings
     receivers = set(settings.org_chats) | set(settings.org_webhooks)
     country = answers.get("country")
@@ -228,7 +258,14 @@ def _assess(
 async def on_screened(update: Update, context: Context, state: State) -> None:
     """The screening's ``on_done``: show the organisation and the consent question."""
     locale = await user_locale(update, context)
-    _result, org = _assess(context, state.answer_map(), locale)
+    user = update.effective_user
+    path: dict[str, Any] = {}
+    if user is not None:  # bind the opening danger level to this run
+        old = await _path(context, user.id)
+        path = {"risk": _risk(old) if not old.get("case") else "none"}
+        path["run"] = await _run(context, user.id)
+        await _save_path(context, user.id, path)
+    _result, org = _assess(context, state.answer_map(), locale, _risk(path))
     fallback = _fallback(context, org)
     _ = gettext_for(locale)
     text = render_consent(
@@ -263,7 +300,11 @@ def _contact_lines(org: Organisation, country: str | None, locale: str) -> list[
 
 
 async def on_consent(update: Update, context: Context) -> None:
-    """``hc:<y|p|n>:<org id>``: the answer to the consent question."""
+    """``hc:<y|p|n>:<org id>``: the answer to the consent question.
+
+    Once a case has been opened from the finished screening run, another press (yes, phone
+    or no, also after a restart) opens nothing: the person is told the request was already
+    sent (its number) and how to withdraw."""
     query = update.callback_query
     user = update.effective_user
     assert query is not None and query.data is not None
@@ -274,47 +315,57 @@ async def on_consent(update: Update, context: Context) -> None:
         else None
     )
     locale = await user_locale(update, context)
-    if found is None or answers is None:
+    if found is None or answers is None or user is None:
         await stale_button(update, context)
         return
-    result, org = _assess(context, answers, locale)
+    path = await _path(context, user.id)
+    run = await _run(context, user.id)
+    same_run = run is not None and path.get("run") == run
+    result, org = _assess(context, answers, locale, _risk(path) if same_run else "none")
     if org.id != found[2]:
         await stale_button(update, context)
         return
     await answer(update)
+    if same_run and isinstance(path.get("case"), int):
+        text = render_already_sent(org.display_name(locale), path["case"], translator(locale))
+        await _edit_or_send(update, context, text, InlineKeyboardMarkup([home_row(locale)]))
+        return
     choice = found[1]
     country = answers.get("country")
     iso = country if isinstance(country, str) and country in COUNTRIES else None
     if choice == "n":
         # Nothing is written for any organisation: the person gets the contacts instead.
-        _set(context, _PHONE_FOR, None)
+        if path.get("phone_for"):
+            await _save_path(context, user.id, {**path, "phone_for": None})
         text = render_declined(
             org.display_name(locale), _contact_lines(org, iso, locale), translator(locale)
         )
         await _edit_or_send(update, context, text, InlineKeyboardMarkup([home_row(locale)]))
         return
     if choice == "p":
-        _set(context, _PHONE_FOR, org.id)
-        _ = gettext_for(locale)
-        keyboard = ReplyKeyboardMarkup(
-            [[KeyboardButton(_(SHARE_PHONE), request_contact=True)], [KeyboardButton(_(NO_PHONE))]],
-            resize_keyboard=True,
-            one_time_keyboard=True,
-        )
-        chat = update.effective_chat
-        assert chat is not None
-        await context.bot.send_message(
-            chat.id,
-            html.escape(
-                _(
-                    "Tap «Share my phone number» below: Telegram sends it to me. "
-                    "Or continue without it."
-                )
-            ),
-            reply_markup=keyboard,
-        )
+        await _save_path(context, user.id, {**path, "run": run, "phone_for": org.id})
+        await _ask_phone(update, context, locale)
         return
     await _open(update, context, org, answers, result, locale, phone=None)
+
+
+async def _ask_phone(update: Update, context: Context, locale: str) -> None:
+    """The reply keyboard with Telegram's contact button and "continue without"."""
+    _ = gettext_for(locale)
+    keyboard = ReplyKeyboardMarkup(
+        [[KeyboardButton(_(SHARE_PHONE), request_contact=True)], [KeyboardButton(_(NO_PHONE))]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+    chat = update.effective_chat
+    assert chat is not None
+    await context.bot.send_message(
+        chat.id,
+        html.escape(
+            _("Tap «Share my phone number» below: Telegram sends it to me. Or continue without it.")
+        ),
+        reply_markup=keyboard,
+    )
 
 
 async def _edit_or_send(
@@ -346,6 +397,8 @@ async def _open(
     chat = update.effective_chat
     assert user is not None and chat is not None
     svc = services(context)
+    path = await _path(context, user.id)
+    risk = _risk(path) if path.get("run") == await _run(context, user.id) else "none"
     fallback = _fallback(context, org)
     contact = {"telegram": f"@{user.username}" if user.username else str(user.id)}
     if phone:
@@ -365,11 +418,11 @@ async def _open(
         contact=contact,
         consent_version=CONSENT_VERSION,
         consent_scope=consent_scope(org.id, fallback.id if fallback else None, bool(phone)),
-        risk_level=str(_get(context, _RISK, "none")),
+        risk_level=risk,
     )
     case_id = await open_case(svc.storage, svc.cipher, case, clock.now())
-    _set(context, _PHONE_FOR, None)
-    _set(context, _RISK, None)
+    run = await _run(context, user.id)
+    await _save_path(context, user.id, {"risk": risk, "run": run, "case": case_id})
     log.info("referral case opened (urgency %s)", result.urgency)
     text = render_sent(org.display_name(locale), case_id, translator(locale))
     if phone is not None or update.callback_query is None:
@@ -382,16 +435,21 @@ _Pending = tuple[Organisation, dict[str, Answer], ScreeningResult, str]
 
 
 async def _pending(update: Update, context: Context) -> _Pending | None:
-    """The consent that waits for a phone number, re-checked against the stored answers."""
+    """The consent that waits for a phone number (stored, so it survives a restart),
+    re-checked against the stored answers; None if there is none or a case was opened."""
     user = update.effective_user
-    org_id = _get(context, _PHONE_FOR)
-    if user is None or not org_id:
+    if user is None:
+        return None
+    path = await _path(context, user.id)
+    run = await _run(context, user.id)
+    org_id = path.get("phone_for")
+    if not org_id or run is None or path.get("run") != run or path.get("case"):
         return None
     answers = await last_answers(context, user.id, SCREENING.name)
     if answers is None:
         return None
     locale = await user_locale(update, context)
-    result, org = _assess(context, answers, locale)
+    result, org = _assess(context, answers, locale, _risk(path))
     return (org, answers, result, locale) if org.id == org_id else None
 
 

@@ -63,6 +63,7 @@ from bot.crypto import Cipher
 from bot.i18n import LOCALE_NAMES, N_, gettext_for, normalize_locale
 from bot.settings import Settings, Webhook
 from bot.storage import Storage
+from dialogs.screening import reason_text
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ def render_card(
     lines.append("<b>" + html.escape(_("Needs:")) + "</b>")
     for need, reasons in case.needs.items():
         label = html.escape(_(NEED_LABELS.get(need, need)))
-        why = html.escape(", ".join(reasons))
+        why = html.escape("; ".join(reason_text(r, _) for r in reasons))
         lines.append(f"• {label}" + (f" — {why}" if why else ""))
     place = ", ".join(p for p in (country_name(case.country, locale), case.city) if p) or _(
         "not given"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -226,6 +226,9 @@ class Rules(BaseModel):
         return self
 
 
+_BY_KEY: dict[str, Question] = {q.key: q for q in (COUNTRY_QUESTION, *QUESTIONS)}
+
+
 @cache
 def rules(path: Path = DATA_FILE) -> Rules:
     """Read and validate the screening rules (cached).
@@ -257,6 +260,21 @@ class ScreeningResult:
     def reason_codes(self) -> dict[str, list[str]]:
         """need -> ``["key=value", ...]`` (the form a case stores)."""
         return {need: [str(r) for r in reasons] for need, reasons in self.needs.items()}
+
+
+def reason_text(code: str, gettext: Callable[[str], str]) -> str:
+    """A stored reason (``"key=value"``, see :meth:`ScreeningResult.reason_codes`) as
+    readable words through *gettext* (the reader's catalog): the question, then the answer
+    given, e.g. "Does someone keep your passport, ...? 🛂 Someone keeps my passport".
+    An unknown question or answer is shown as the code itself."""
+    key, _sep, value = code.partition("=")
+    question = _BY_KEY.get(key)
+    label = (
+        next((c.label for c in question.choices if c.value == value), None) if question else None
+    )
+    if question is None or label is None:
+        return code
+    return f"{gettext(question.text)} {gettext(label)}"
 
 
 def _max(*levels: Urgency) -> Urgency:

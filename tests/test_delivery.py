@@ -734,3 +734,15 @@ def test_the_fallback_is_the_directorys_unless_set(tmp_path: Path) -> None:
 
     assert fallback_org(Settings(SAFAR_DB=tmp_path / "x.db")) == directory().fallback  # type: ignore[call-arg]
     assert fallback_org(settings_for(tmp_path / "x.db")) == "iom-kz"
+
+
+async def test_the_cards_reasons_are_words_in_the_organisations_language(world: World) -> None:
+    needs = {"legal": ["coercion=passport"], "shelter": ["money=no_shelter"]}
+    await world.open(needs=needs)
+    await world.delivery.drain()
+    [card] = world.sent(KZ_CHAT)
+    text = card_text(card)
+    _ = gettext_for("ru")
+    assert "coercion=passport" not in text and "money=no_shelter" not in text
+    assert _("🛂 Someone keeps my passport") in text
+    assert _("🏚️ I have nowhere to sleep") in text

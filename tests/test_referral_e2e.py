@@ -437,7 +437,8 @@ async def test_a_person_in_kazakhstan_writes_in_kyrgyz_and_a_caseworker_takes_th
     assert ru("🟠 Urgent") in text or ru("🔴 Crisis") in text
     for need in ("Legal help", "Forced labour or trafficking", "Money, food, work"):
         assert ru(need) in text
-    assert "coercion=passport" in text and "money=no" in text
+    assert "coercion=passport" not in text and "money=no" not in text
+    assert ru("🛂 Someone keeps my passport") in text
     assert "Казахстан" in text and TYPED_CITY in text and "Кыргызча" in text
     assert "@aibek_kg_test" in text
     assert not stub.sent_messages(KG_NGO) and not stub.sent_messages(IOM)

@@ -3,7 +3,7 @@
 Every text is first folded to one Latin spelling (:func:`knowledge.normalize.fold`), so
 Uzbek in either script, Russian typed in Latin letters, and Kyrgyz or Tajik with or without
 their own letters meet. Five TF-IDF channels (scikit-learn) then score each article in each
-locale; an article's score is its best locale's:
+locale (an article's score is its best locale's), and a classifier adds a sixth:
 
 * ``title_kw``: character n-grams (``char_wb``, 2-5) of title, keywords and example
   questions: what people type; n-grams survive the rich endings of Kyrgyz, Uzbek and
@@ -13,7 +13,13 @@ locale; an article's score is its best locale's:
 * ``stems_kw``: the same over title, keywords and example questions;
 * ``phrase``: nearest phrase: the best character n-gram match between the question and any
   single title, keyword or example question of the article, so that one short phrase that
-  says exactly what the person asks is not drowned in a long keyword list.
+  says exactly what the person asks is not drowned in a long keyword list;
+* ``topic``: a linear classifier (scikit-learn ``LinearSVC``) trained on those same phrases
+  (about 9,000, every locale) to tell the 17 topics apart; its margin for an article's
+  topic. It learns which n-grams separate neighbouring topics (a late wage from forced
+  labour, a ban's length from its appeal) instead of counting every shared n-gram alike.
+  Cross-validated on the articles' own example questions (5 folds, questions held out of
+  both index and classifier) it raised top-1 from 0.83 to 0.85.
 
 (Matching each example question on its own *instead* of the channels above did worse:
 short questions share mostly their question words. As one channel among five it helps.)
@@ -49,10 +55,11 @@ if TYPE_CHECKING:  # imported when an index is built: a cached one needs no scik
 DEFAULT_MIN_SCORE = 0.15
 
 #: Channel weights; the score is their weighted mean (0-1).
-WEIGHTS = {"title_kw": 0.3, "body": 0.2, "stems": 0.3, "stems_kw": 0.2, "phrase": 0.2}
+WEIGHTS = {"title_kw": 0.3, "body": 0.2, "stems": 0.3, "stems_kw": 0.2, "phrase": 0.2, "topic": 0.1}
 
-#: The channels whose weighted mean is compared with ``min_score``. ``phrase`` ranks but
-#: does not vouch: one short keyword shared by chance matches an off-topic question too.
+#: The channels whose weighted mean is compared with ``min_score``. ``phrase`` and ``topic``
+#: rank but do not vouch: one short keyword shared by chance matches an off-topic question
+#: too, and the classifier always prefers some topic.
 CONFIDENCE_CHANNELS = ("title_kw", "body", "stems", "stems_kw")
 
 #: An out-of-scope subject wins only if it matches this many times better than the best
@@ -178,8 +185,33 @@ class _Channel:
         return result
 
 
+class _TopicChannel:
+    """The ``topic`` channel: a linear SVM over the ``phrase`` channel's TF-IDF rows, each
+    labelled with its article's topic. An article scores its topic's margin, mapped from
+    [-1, 1] to [0, 1] and clipped."""
+
+    def __init__(
+        self, phrases: _Channel, phrase_topics: list[str], article_topics: list[str]
+    ) -> None:
+        from sklearn.svm import LinearSVC  # only to build; the fitted weights are plain arrays
+
+        model = LinearSVC(C=0.5, random_state=0).fit(phrases.matrix.tocsr(), phrase_topics)
+        classes = [str(c) for c in model.classes_]
+        self.coef: np.ndarray = np.ascontiguousarray(model.coef_.T)
+        self.intercept: np.ndarray = model.intercept_
+        self.article_class = np.array([classes.index(t) for t in article_topics])
+
+    def article_scores(self, vector: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Each article's topic margin, in [0, 1], for a query *vector* of the ``phrase``
+        channel."""
+        columns, values = vector
+        margins = values @ self.coef[columns] + self.intercept
+        result: np.ndarray = np.clip((margins + 1) / 2, 0, 1)[self.article_class]
+        return result
+
+
 class Searcher:
-    """Search index over a :class:`KnowledgeBase`; build once (about 1 s), query many times
+    """Search index over a :class:`KnowledgeBase`; build once (a few seconds), query many times
     (about a millisecond each)."""
 
     def __init__(
@@ -220,6 +252,14 @@ class Searcher:
             "stems_kw": _Channel(title_kw, stems(), doc_article),
             "phrase": _Channel([p for _, p in phrases], chars(), phrase_article),
         }
+        article_topics: list[str] = [kb.articles[aid].topic for aid in self._article_ids]
+        self._channels_extra: dict[str, _TopicChannel] = {}
+        if len(set(article_topics)) > 1:
+            self._channels_extra["topic"] = _TopicChannel(
+                self._channels["phrase"],
+                [article_topics[i] for i in phrase_article],
+                article_topics,
+            )
         self._char_analyzer = self._channels["title_kw"].vectorizer.build_analyzer()
 
         scope = out_of_scope or load_out_of_scope()
@@ -258,8 +298,9 @@ class Searcher:
     def _weighted_mean(
         self, per_channel: dict[str, np.ndarray], channels: Iterable[str]
     ) -> np.ndarray:
-        """Per-article weighted mean (:data:`WEIGHTS`) of *channels*' scores."""
-        names = list(channels)
+        """Per-article weighted mean (:data:`WEIGHTS`) of *channels*' scores (those that
+        this index has: ``topic`` needs at least two topics)."""
+        names = [name for name in channels if name in per_channel]
         total = np.zeros(len(self._article_ids))
         for name in names:
             total += WEIGHTS[name] * per_channel[name]
@@ -286,6 +327,8 @@ class Searcher:
         for name, channel in self._channels.items():
             vectors[name] = channel.query(terms["stems" if "stems" in name else "chars"])
             per_channel[name] = channel.article_scores(vectors[name])
+        for name, extra in self._channels_extra.items():
+            per_channel[name] = extra.article_scores(vectors["phrase"])
         total = self._weighted_mean(per_channel, WEIGHTS)
         confidence = self._weighted_mean(per_channel, CONFIDENCE_CHANNELS)
         order = np.argsort(-total)[:limit]

@@ -131,3 +131,19 @@ def test_search_quality_on_our_own_question_set_does_not_regress(searcher: Searc
     assert result["top3"] >= 0.88
     assert result["out_of_scope_abstained"] >= 0.7
     assert min(lang["top1"] for lang in result["by_lang"].values()) >= 0.7
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "шаҳрвандии русияро чӣ хел гирам",  # Tajik: how do I get Russian citizenship
+        "Россиянын жарандыгын кантип алса болот",  # Kyrgyz: the same
+        "как получить гражданство россии",
+        "ВНЖ алыш үчүн эмне керек",  # Kyrgyz: what do I need for a residence permit
+    ],
+)
+def test_subjects_safar_does_not_cover_go_to_who_can_help_not_a_wrong_article(
+    searcher: Searcher, question: str
+) -> None:
+    result = searcher.search(question)
+    assert result.abstained or result.hits[0].topic == "contacts_ngo"

@@ -55,7 +55,7 @@ class Contact(BaseModel):
     """One way to reach an organisation, with where it was found and when."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    kind: Literal["phone", "website", "telegram", "email", "address"]
+    kind: Literal["phone", "website", "telegram", "email", "address", "article"]
     value: str
     source: str
     checked: dt.date
@@ -68,6 +68,10 @@ class Organisation(BaseModel):
     it has an office (empty: the whole country, or by phone); *services*: need codes;
     *languages*: Safar locales it can talk in; *hours*: opening hours as text per Safar
     locale (every locale, so that no screen shows them in English), or None.
+    *only_for*: whom alone it helps (``women_children``: women and children;
+    ``citizens_KG``: citizens of Kyrgyzstan); all must be established for a person.
+    A contact of kind ``article`` is where the organisation was found (a press article),
+    not a way to reach it: it is never shown to the person.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -79,6 +83,7 @@ class Organisation(BaseModel):
     services: tuple[Need, ...]
     languages: tuple[str, ...]
     hours: dict[str, str] | None = None
+    only_for: tuple[Literal["women_children", "citizens_KG"], ...] = ()
     contacts: tuple[Contact, ...] = ()
 
     def display_name(self, locale: str) -> str:
@@ -167,6 +172,7 @@ def route(
     needs: Iterable[str],
     locale: str,
     reachable: Collection[str] | None = None,
+    established: Collection[str] = (),
 ) -> Organisation:
     """The best organisation for a person in *country* (ISO code, or None if unknown) and
     *city* (a lower-case city key, or None) who needs *needs* (need codes) and speaks
@@ -188,10 +194,15 @@ def route(
         and org.id != data.fallback
     ]
     wanted = list(needs)
-    best = max(candidates, key=lambda o: _score(o, country, city, wanted, locale), default=None)
-    if best is None or (wanted and _score(best, country, city, wanted, locale)[0] == 0):
-        return data.fallback_organisation
-    return best
+    known = set(established)
+    eligible = [o for o in candidates if set(o.only_for) <= known]
+    for pool in (eligible, candidates):
+        best = max(pool, key=lambda o: _score(o, country, city, wanted, locale), default=None)
+        if best is not None and not (
+            wanted and _score(best, country, city, wanted, locale)[0] == 0
+        ):
+            return best
+    return data.fallback_organisation
 
 
 def emergency_contacts(country: str | None) -> tuple[EmergencyNumber, ...]:

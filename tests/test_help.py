@@ -296,3 +296,18 @@ async def test_working_hours_are_shown_in_the_persons_language(
         if org.hours:  # the hours are there, in the person's words
             assert html.escape(org.hours_in(locale) or "-") in screen
         assert not any(w in screen for w in ("Mon", "Wed", "Fri", "appointment", "reception"))
+
+
+@pytest.mark.parametrize("locale", ["ru", "ky"])
+async def test_shelter_in_moscow_does_not_go_to_a_centre_for_women_and_children_only(
+    harness: Harness, locale: str
+) -> None:
+    await harness.press(f"l:{locale}")
+    answers = {"country": "RU", "city": "moscow", "money": "no_shelter"}
+    calls = await screen_with(harness, await harness.press("help"), answers)
+    no = _data(calls, NO, locale)
+    org = directory().get(no.split(":")[2])
+    assert org is not None and not org.only_for
+    declined = texts(await harness.press(no))[-1]
+    assert "rg.ru" not in declined
+    assert any(c.value in declined for c in org.contacts)

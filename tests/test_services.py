@@ -36,9 +36,12 @@ def test_a_person_in_moscow_with_legal_needs_goes_to_a_moscow_organisation() -> 
 
 
 def test_a_kyrgyz_woman_needing_shelter_in_moscow_goes_to_the_embassy_crisis_centre() -> None:
-    assert route("RU", "moscow", ["shelter", "psychological"], "ky").id == (
+    known = {"women_children", "citizens_KG"}
+    assert route("RU", "moscow", ["shelter", "psychological"], "ky", established=known).id == (
         "kg-embassy-crisis-centre-moscow"
     )
+    # Speaking Kyrgyz shows neither citizenship nor that the person is a woman.
+    assert route("RU", "moscow", ["shelter", "psychological"], "ky").only_for == ()
 
 
 def test_trafficking_in_kazakhstan_goes_to_an_organisation_that_handles_it() -> None:

@@ -251,8 +251,19 @@ def _assess(
         list(result.needs),
         locale,
         reachable=receivers or None,
+        established=_established(answers),
     )
     return result, org
+
+
+def _established(answers: dict[str, Answer]) -> set[str]:
+    """What the screening answers show about whom an organisation may help: a woman
+    raising children alone, or a person under 18, is ``women_children``. Citizenship is
+    not asked, so it is never established."""
+    found = set()
+    if answers.get("household") == "woman_alone" or answers.get("age") == "under18":
+        found.add("women_children")
+    return found
 
 
 async def on_screened(update: Update, context: Context, state: State) -> None:
@@ -291,7 +302,7 @@ async def on_screened(update: Update, context: Context, state: State) -> None:
 
 def _contact_lines(org: Organisation, country: str | None, locale: str) -> list[str]:
     _ = gettext_for(locale)
-    lines = [f"{c.value}" for c in org.contacts]
+    lines = [f"{c.value}" for c in org.contacts if c.kind != "article"]
     hours = org.hours_in(locale)
     if hours:
         lines.append(_("Working hours: {hours}").format(hours=hours))

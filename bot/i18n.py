@@ -84,3 +84,27 @@ def format_number(value: float, locale: str) -> str:
 def N_(message: str) -> str:
     """Mark *message* for extraction without translating it now."""
     return message
+
+
+class LocaleTranslator:
+    """:class:`dialogs.engine.Translator` for one locale: its catalog and CLDR formats."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = normalize_locale(locale)
+        self._translations = translations(self.locale)
+
+    def gettext(self, message: str) -> str:
+        """The translation of msgid *message*."""
+        return self._translations.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """The plural form for *n* (CLDR rules of the locale)."""
+        return self._translations.ngettext(singular, plural, n)
+
+    def format_date(self, value: dt.date) -> str:
+        """*value* in the locale's long date form."""
+        return format_date(value, self.locale)
+
+    def format_number(self, value: float) -> str:
+        """*value* with the locale's digit grouping."""
+        return format_number(value, self.locale)

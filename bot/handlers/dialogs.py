@@ -47,7 +47,7 @@ from telegram.ext import (
 
 from bot import clock
 from bot.crypto import DecryptionError
-from bot.i18n import format_date, format_number, gettext_for, ngettext_for
+from bot.i18n import LocaleTranslator, format_date, format_number, gettext_for
 from bot.render import split_message
 from bot.services import services
 from bot.ui import (
@@ -129,34 +129,9 @@ def registered(name: str) -> Dialog | None:
     return entry.dialog if entry else None
 
 
-class BotTranslator:
-    """:class:`dialogs.engine.Translator` for one locale: the catalog and CLDR formats."""
-
-    def __init__(self, locale: str) -> None:
-        self.locale = locale
-        self._gettext = gettext_for(locale)
-        self._ngettext = ngettext_for(locale)
-
-    def gettext(self, message: str) -> str:
-        """The translation of msgid *message*."""
-        return self._gettext(message)
-
-    def ngettext(self, singular: str, plural: str, n: int) -> str:
-        """The plural form for *n* (CLDR rules of the locale)."""
-        return self._ngettext(singular, plural, n)
-
-    def format_date(self, value: dt.date) -> str:
-        """*value* in the locale's long date form."""
-        return format_date(value, self.locale)
-
-    def format_number(self, value: float) -> str:
-        """*value* with the locale's digit grouping."""
-        return format_number(value, self.locale)
-
-
-def translator(locale: str) -> BotTranslator:
-    """The :class:`BotTranslator` of *locale*."""
-    return BotTranslator(locale)
+def translator(locale: str) -> LocaleTranslator:
+    """The :class:`bot.i18n.LocaleTranslator` of *locale* (for ``Dialog.render``)."""
+    return LocaleTranslator(locale)
 
 
 # --- storage -------------------------------------------------------------------------

@@ -441,6 +441,25 @@ async def on_text(update: Update, context: Context) -> None:
     raise ApplicationHandlerStop
 
 
+async def on_edited(update: Update, context: Context) -> None:
+    """An edited message while a dialog waits for an answer: answers cannot be changed by
+    editing, so the person is told to use Back, and the current question is shown again.
+    Without an active dialog (or with danger in the text) the search handler answers it."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None or not message.text:
+        return
+    state = await _active_state(context, user.id)
+    if state is None or state.question is None or assess(message.text).needs_help:
+        return
+    entry = _REGISTRY[state.name]
+    locale = await _user_locale(update, context)
+    _ = gettext_for(locale)
+    notice = _("Editing a message does not change an answer. To change one, press ⬅️ Back.")
+    await _present(update, context, entry, state, locale, notice=notice, as_new=True)
+    raise ApplicationHandlerStop
+
+
 async def on_elsewhere(update: Update, context: Context) -> None:
     """A command or another button while a dialog is active: the dialog is left (its
     answers erased); the command or button then does what it does."""
@@ -468,6 +487,13 @@ EARLY_HANDLERS: list[BaseHandler[Any, Any, Any]] = [
     MessageHandler(
         filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE,
         on_text,
+    ),
+    MessageHandler(
+        filters.ChatType.PRIVATE
+        & filters.TEXT
+        & ~filters.COMMAND
+        & filters.UpdateType.EDITED_MESSAGE,
+        on_edited,
     ),
     MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, on_elsewhere),
     CallbackQueryHandler(on_elsewhere, pattern=r"^(h|s:.*|t:.*|lang|l:.*|ask)$"),

@@ -17,7 +17,7 @@ from bot.storage import SEARCH_ANSWERED, SEARCH_UNANSWERED
 from bot.ui import home_row, main_menu_keyboard, section_of, user_locale
 from knowledge.crisis import crisis_phrases
 from knowledge.langdetect import detect_locale
-from knowledge.risk import assess
+from knowledge.risk import RiskAssessment, assess
 from knowledge.search import GREETING
 
 Context = CallbackContext[Any, Any, Any, Any]
@@ -41,19 +41,19 @@ async def answer_question(update: Update, context: Context, text: str) -> None:
     the offer of a caseworker (``crisis``); one that signals serious harm (``high``: a
     passport taken, no food or shelter, stranded...) gets its answer and then the help
     path opens at once (bot/handlers/help.py)."""
-    await _answer(update, context, text)
-    if assess(text).level == "high":
+    risk = assess(text)
+    await _answer(update, context, text, risk)
+    if risk.level == "high":
         locale = await user_locale(update, context)
         await help_path.open_from_text(update, context, locale)
 
 
-async def _answer(update: Update, context: Context, text: str) -> None:
+async def _answer(update: Update, context: Context, text: str, risk: RiskAssessment) -> None:
     message = update.effective_message
     assert message is not None
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
     svc = services(context)
-    risk = assess(text)
     if risk.is_crisis:
         # Danger first, and only: a guess at another article could bury the numbers. Then
         # the offer of a caseworker (the help path), whatever the person decides.

@@ -310,22 +310,26 @@ class Storage:
                     await self._conn.execute(statement)
                 await self._conn.execute(f"PRAGMA user_version = {number}")
 
+    async def _first(self, sql: str, parameters: tuple[object, ...]) -> sqlite3.Row | None:
+        """The first row of *sql*, or ``None``: one call to the database thread (a cursor
+        with ``fetchone`` and its closing would be three)."""
+        rows = list(await self._conn.execute_fetchall(sql, parameters))
+        return rows[0] if rows else None
+
     async def touch_user(self, telegram_id: int) -> str | None:
         """Record that the user was seen now (UTC); return their stored locale or ``None``."""
         now = _now()
-        await self._conn.execute(
+        row = await self._first(
             "INSERT INTO users (telegram_id, first_seen, last_seen) VALUES (?, ?, ?) "
-            "ON CONFLICT (telegram_id) DO UPDATE SET last_seen = excluded.last_seen",
+            "ON CONFLICT (telegram_id) DO UPDATE SET last_seen = excluded.last_seen "
+            "RETURNING locale",
             (telegram_id, now, now),
         )
-        return await self.get_locale(telegram_id)
+        return str(row[0]) if row and row[0] else None
 
     async def get_locale(self, telegram_id: int) -> str | None:
         """The locale the user chose, or ``None`` if they have not chosen yet."""
-        async with self._conn.execute(
-            "SELECT locale FROM users WHERE telegram_id = ?", (telegram_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._first("SELECT locale FROM users WHERE telegram_id = ?", (telegram_id,))
         return str(row[0]) if row and row[0] else None
 
     async def set_locale(self, telegram_id: int, locale: str) -> None:
@@ -476,35 +480,38 @@ class Storage:
         """Store the person's dialog *name* (*state*: encrypted answers). An active dialog
         erases any other unfinished one of the same person (one dialog at a time), so an
         inactive row is always a finished run."""
+        upsert = (
+            "INSERT INTO dialog_states (telegram_id, name, state, active, updated) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (telegram_id, name) DO UPDATE SET "
+            "state = excluded.state, active = excluded.active, updated = excluded.updated"
+        )
+        values = (telegram_id, name, state, int(active), _now())
+        if not active:  # one statement, atomic by itself; after any open transaction
+            async with self._tx_lock:
+                await self._conn.execute(upsert, values)
+            return
         async with self._transaction():
-            if active:  # an unfinished other dialog is abandoned: its answers go
-                await self._conn.execute(
-                    "DELETE FROM dialog_states WHERE telegram_id = ? AND name != ? AND active = 1",
-                    (telegram_id, name),
-                )
+            # An unfinished other dialog is abandoned: its answers go.
             await self._conn.execute(
-                "INSERT INTO dialog_states (telegram_id, name, state, active, updated) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (telegram_id, name) DO UPDATE SET "
-                "state = excluded.state, active = excluded.active, updated = excluded.updated",
-                (telegram_id, name, state, int(active), _now()),
+                "DELETE FROM dialog_states WHERE telegram_id = ? AND name != ? AND active = 1",
+                (telegram_id, name),
             )
+            await self._conn.execute(upsert, values)
 
     async def active_dialog(self, telegram_id: int) -> tuple[str, bytes] | None:
         """The person's active dialog as (name, encrypted state), or ``None``."""
-        async with self._conn.execute(
+        row = await self._first(
             "SELECT name, state FROM dialog_states WHERE telegram_id = ? AND active = 1",
             (telegram_id,),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return (str(row[0]), bytes(row[1])) if row else None
 
     async def dialog_state(self, telegram_id: int, name: str) -> tuple[bytes, bool] | None:
         """The person's stored dialog *name* as (encrypted state, active), or ``None``."""
-        async with self._conn.execute(
+        row = await self._first(
             "SELECT state, active FROM dialog_states WHERE telegram_id = ? AND name = ?",
             (telegram_id, name),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return (bytes(row[0]), bool(row[1])) if row else None
 
     async def end_dialog(self, telegram_id: int, name: str, keep: bool) -> None:

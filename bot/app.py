@@ -60,7 +60,7 @@ from dialogs.job_offer import load_flags
 from dialogs.official_check import load_checks
 from knowledge import langdetect, risk
 from knowledge.crisis import crisis_phrases
-from knowledge.index_cache import cached_searcher
+from knowledge.index_cache import cached_searcher, prepare_in_child
 from knowledge.loader import KnowledgeBase, load_knowledge_base
 from knowledge.schema import LOCALES
 from knowledge.search import Searcher
@@ -166,6 +166,8 @@ async def open_services(app: SafarApp) -> None:
     # knowledge.index_cache and knowledge.langdetect): start-up loads them.
     cache_dir = None if str(settings.db) == ":memory:" else settings.db.resolve().parent
     if searcher is None:
+        if cache_dir is not None:  # a first start builds in a child (knowledge.index_cache)
+            await asyncio.to_thread(prepare_in_child, kb, cache_dir)
         searcher = cached_searcher(kb, cache_dir)
     langdetect.set_cache_dir(cache_dir)
     await asyncio.to_thread(warm_up)

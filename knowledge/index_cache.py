@@ -182,17 +182,24 @@ def prepare(kb: KnowledgeBase, cache_dir: Path, parts: tuple[str, ...] = PARTS) 
         cached_searcher(kb, cache_dir)
 
 
-#: The child's program (not ``-m knowledge.index_cache``: what it pickles must name this
-#: module, not ``__main__``).
-_CHILD = "import sys; from knowledge.index_cache import _child_main; sys.exit(_child_main())"
+#: The children's programs: the language model needs only :mod:`knowledge.langdetect`
+#: (argument: the folder); the index reads ``(kb, folder)`` pickled from standard input
+#: (not ``-m knowledge.index_cache``: what it pickles must name this module, not
+#: ``__main__``).
+_CHILD = {
+    "language_model": "import sys; from pathlib import Path; from knowledge import langdetect; "
+    "langdetect.set_cache_dir(Path(sys.argv[1])); langdetect.warm_up()",
+    "search_index": "import sys; from knowledge.index_cache import _child_main; "
+    "sys.exit(_child_main())",
+}
 
 
 def prepare_in_child(kb: KnowledgeBase, cache_dir: Path, timeout: float = 300.0) -> bool:
     """:func:`prepare` what is :func:`missing`, each part in a short-lived child process of
     its own (the same Python), so that this process never holds the memory building takes
     and no child holds both builds (about 150 MB at the peak for the language model,
-    210 MB for the index, 260 MB together); *kb* is handed over pickled on the child's
-    standard input.
+    210 MB for the index, 260 MB together); *kb* is handed over pickled on the index
+    child's standard input.
 
     Returns True if every child succeeded (or nothing was missing); False if one failed or
     took longer than *timeout* seconds, in which case the caller builds in its own process
@@ -201,10 +208,13 @@ def prepare_in_child(kb: KnowledgeBase, cache_dir: Path, timeout: float = 300.0)
     root = str(Path(__file__).resolve().parent.parent)  # where the knowledge package is
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
     for part in missing(kb, cache_dir):
+        given = b""
+        if part == "search_index":
+            given = pickle.dumps((kb, str(cache_dir)), protocol=pickle.HIGHEST_PROTOCOL)
         try:
             done = subprocess.run(
-                [sys.executable, "-c", _CHILD],
-                input=pickle.dumps((kb, str(cache_dir), part), protocol=pickle.HIGHEST_PROTOCOL),
+                [sys.executable, "-c", _CHILD[part], str(cache_dir)],
+                input=given,
                 capture_output=True, env=env, timeout=timeout, check=False,
             )  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -218,8 +228,8 @@ def prepare_in_child(kb: KnowledgeBase, cache_dir: Path, timeout: float = 300.0)
 
 
 def _child_main() -> int:
-    """The child of :func:`prepare_in_child`: read ``(kb, folder, part)`` from standard
-    input and build that part."""
-    kb, folder, part = pickle.loads(sys.stdin.buffer.read())
-    prepare(kb, Path(folder), (part,))
+    """The index's child of :func:`prepare_in_child`: read ``(kb, folder)`` from standard
+    input and build the index there."""
+    kb, folder = pickle.loads(sys.stdin.buffer.read())
+    cached_searcher(kb, Path(folder))
     return 0

@@ -3,10 +3,13 @@
     python bench/search.py [QUESTIONS.jsonl ...] [--write bench/RESULTS.md]
 
 Prints, per question file: top-1 and top-3 topic accuracy and abstention rate per language
-for Safar's search and for ``bm25s`` over the same articles (every locale's title,
+for Safar's answers (:func:`knowledge.answer.answer`: danger check, then search, as the bot
+answers) and for ``bm25s`` over the same articles (every locale's title,
 keywords and body; ``bm25s.tokenize`` with its defaults, no script folding, no stemming),
-scored as in ``../shared/eval/README.md``; then the p50 and p95 latency of one Safar search
-with the full knowledge base loaded. BM25 abstains only when no word matches at all.
+scored as in ``../shared/eval/README.md``; then the p50 and p95 latency of one Safar answer
+(danger check and search) with the full knowledge base loaded. ``--write`` replaces the
+search part of the file (everything before its ``# Throughput`` heading) and keeps the rest.
+BM25 abstains only when no word matches at all.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from knowledge.answer import answer  # noqa: E402
 from knowledge.evaluation import Evaluation, Question, evaluate, read_questions  # noqa: E402
 from knowledge.loader import KnowledgeBase, load_knowledge_base  # noqa: E402
 from knowledge.search import Hit, Searcher, SearchResult  # noqa: E402
@@ -66,12 +70,13 @@ def bm25_baseline(kb: KnowledgeBase) -> Callable[[str], SearchResult]:
 
 
 def latency_ms(searcher: Searcher, questions: list[Question], rounds: int = 5) -> list[float]:
-    """Wall-clock milliseconds of each single search, over *rounds* passes."""
+    """Wall-clock milliseconds of each single answer (danger check and search), over
+    *rounds* passes."""
     times = []
     for _ in range(rounds):
         for q in questions:
             start = time.perf_counter()
-            searcher.search(q.text)
+            answer(searcher, q.text)
             times.append((time.perf_counter() - start) * 1000)
     return times
 
@@ -120,21 +125,26 @@ def main(argv: list[str] | None = None) -> int:
     for path in files:
         questions = read_questions(path)
         all_questions += questions
-        out += [_table(path.name, evaluate(questions, searcher.search),
+        out += [_table(path.name, evaluate(questions, lambda t: answer(searcher, t)),
                        evaluate(questions, baseline)), ""]  # fmt: skip
     times = latency_ms(searcher, all_questions)
     p50, p95 = np.percentile(times, [50, 95])
     out += [
-        "### Latency of one Safar search (full knowledge base loaded)",
+        "### Latency of one Safar answer: danger check and search (full knowledge base loaded)",
         "",
-        f"{len(times)} searches: p50 {p50:.2f} ms, p95 {p95:.2f} ms, "
+        f"{len(times)} answers: p50 {p50:.2f} ms, p95 {p95:.2f} ms, "
         f"mean {statistics.fmean(times):.2f} ms; index built in {build_ms:.0f} ms.",
         "",
     ]
     report = "\n".join(out)
     print(report)
     if args.write:
-        args.write.write_text(report, encoding="utf-8")
+        kept = ""
+        if args.write.exists():
+            old = args.write.read_text(encoding="utf-8")
+            at = old.find("# Throughput")
+            kept = "\n" + old[at:] if at >= 0 else ""
+        args.write.write_text(report + kept, encoding="utf-8")
     return 0
 
 

@@ -208,13 +208,16 @@ def _kb_check(kb_dir: Path) -> int:
 
 
 def _eval_search(kb_dir: Path, path: Path, as_json: bool) -> int:
+    from knowledge.answer import answer
     from knowledge.evaluation import evaluate, read_questions
     from knowledge.loader import load_knowledge_base
     from knowledge.risk import assess
     from knowledge.search import Searcher
 
     searcher = Searcher(load_knowledge_base(kb_dir))
-    result = evaluate(read_questions(path), searcher.search, lambda t: assess(t).needs_help)
+    result = evaluate(
+        read_questions(path), lambda t: answer(searcher, t), lambda t: assess(t).needs_help
+    )
     print(json.dumps(result.as_dict(), ensure_ascii=False) if as_json else result.table())
     return 0
 

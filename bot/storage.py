@@ -214,6 +214,11 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+class SchemaTooNewError(ValueError):
+    """The database's schema is newer than this code's :data:`MIGRATIONS` (a downgrade):
+    opening it could misread or damage data written by the newer version."""
+
+
 class Storage:
     """The bot's database. Open with ``await Storage.open(path)``; close with ``close()``."""
 
@@ -234,8 +239,19 @@ class Storage:
         Raises:
             sqlite3.Error: the file cannot be opened or a migration fails (nothing of that
                 migration is applied).
+            SchemaTooNewError: the database was written by a newer Safar (more migrations
+                than this one knows); it is left untouched.
         """
         conn = await aiosqlite.connect(str(path), isolation_level=None)
+        async with conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        found = int(row[0]) if row else 0
+        if found > len(MIGRATIONS):
+            await conn.close()
+            raise SchemaTooNewError(
+                f"the database {path} has schema {found}, newer than this Safar's "
+                f"{len(MIGRATIONS)}: run the newer Safar, or restore a backup"
+            )
         await conn.execute("PRAGMA journal_mode=WAL")
         # WAL with synchronous=NORMAL: a commit survives a crash or kill of the process
         # (tests/test_kill.py); only a power cut or OS crash may undo the last commits.

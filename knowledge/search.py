@@ -62,9 +62,21 @@ WEIGHTS = {"title_kw": 0.3, "body": 0.2, "stems": 0.3, "stems_kw": 0.2, "phrase"
 #: too, and the classifier always prefers some topic.
 CONFIDENCE_CHANNELS = ("title_kw", "body", "stems", "stems_kw")
 
-#: An out-of-scope subject wins only if it matches this many times better than the best
-#: article's title and keywords (one phrase of a few words matches short questions strongly).
+#: Out of scope is decided from two measures: *ratio*, how much better the best subject
+#: phrase matches the question than the best article's title and keywords do (n-grams), and
+#: *lead*, how far the topic classifier's out-of-scope class leads its best topic. A
+#: subject's words win by :data:`OOS_MARGIN` unless the classifier clearly prefers a topic
+#: (lead below :data:`OOS_MARGIN_MIN_LEAD`: "где купить ДМС для патента" shares "купить"
+#: with "купить телефон"); the classifier's out-of-scope class wins with a lead above
+#: :data:`OOS_LEAD` when the words also point that way (ratio above
+#: :data:`OOS_LEAD_MIN_RATIO`: "погода в Бишкеке" matches articles that name Bishkek).
 OOS_MARGIN = 1.3
+OOS_MARGIN_MIN_LEAD = -0.5
+OOS_LEAD = -0.1
+OOS_LEAD_MIN_RATIO = 0.6
+
+#: The topic classifier's class for the out-of-scope subjects' phrases.
+OUT_OF_SCOPE_CLASS = "out_of_scope"
 
 #: Shorter folded questions (in letters) are treated as nonsense and abstained on.
 MIN_QUERY_CHARS = 3
@@ -76,11 +88,13 @@ OUT_OF_SCOPE_FILE = Path(__file__).with_name("data") / "out_of_scope.yaml"
 
 
 class OutOfScope(BaseModel):
-    """``out_of_scope.yaml``: greetings, and subject -> locale -> words and phrases."""
+    """``out_of_scope.yaml``: greetings, subject -> locale -> words and phrases, and locale
+    -> whole everyday questions (training rows of the classifier's out-of-scope class)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     greetings: list[str] = []
     subjects: dict[str, dict[str, list[str]]]
+    questions: dict[str, list[str]] = {}
 
 
 #: ``SearchResult.out_of_scope`` of a message that is only a greeting or thanks.
@@ -109,12 +123,15 @@ class Hit:
 class SearchResult:
     """Ranked hits, best first; ``abstained`` is True when none is good enough.
 
-    ``out_of_scope`` names the uncovered subject that matched (e.g. ``"weather"``), if any.
+    ``out_of_scope`` names the uncovered subject that matched (e.g. ``"weather"``), if any;
+    ``emergency`` is True when the question signalled immediate danger and the emergency
+    contacts go first (set by :func:`knowledge.answer.answer`, never by search itself).
     """
 
     hits: tuple[Hit, ...]
     abstained: bool
     out_of_scope: str | None = None
+    emergency: bool = False
 
     @property
     def best(self) -> Hit | None:
@@ -187,27 +204,46 @@ class _Channel:
 
 class _TopicChannel:
     """The ``topic`` channel: a linear SVM over the ``phrase`` channel's TF-IDF rows, each
-    labelled with its article's topic. An article scores its topic's margin, mapped from
-    [-1, 1] to [0, 1] and clipped."""
+    labelled with its article's topic, plus the out-of-scope subjects' phrases labelled
+    :data:`OUT_OF_SCOPE_CLASS`. An article scores its topic's margin, mapped from [-1, 1]
+    to [0, 1] and clipped; :meth:`out_of_scope_lead` tells how far the out-of-scope class
+    leads the best topic."""
 
     def __init__(
-        self, phrases: _Channel, phrase_topics: list[str], article_topics: list[str]
+        self,
+        rows: csc_matrix,
+        row_topics: list[str],
+        article_topics: list[str],
     ) -> None:
         from sklearn.svm import LinearSVC  # only to build; the fitted weights are plain arrays
 
-        model = LinearSVC(C=0.5, random_state=0).fit(phrases.matrix.tocsr(), phrase_topics)
+        model = LinearSVC(C=0.5, random_state=0).fit(rows.tocsr(), row_topics)
         classes = [str(c) for c in model.classes_]
         self.coef: np.ndarray = np.ascontiguousarray(model.coef_.T)
         self.intercept: np.ndarray = model.intercept_
         self.article_class = np.array([classes.index(t) for t in article_topics])
+        self.oos_class = classes.index(OUT_OF_SCOPE_CLASS) if OUT_OF_SCOPE_CLASS in classes else -1
+
+    def margins(self, vector: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Every class's margin for a query *vector* of the ``phrase`` channel."""
+        columns, values = vector
+        result: np.ndarray = values @ self.coef[columns] + self.intercept
+        return result
 
     def article_scores(self, vector: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Each article's topic margin, in [0, 1], for a query *vector* of the ``phrase``
         channel."""
-        columns, values = vector
-        margins = values @ self.coef[columns] + self.intercept
-        result: np.ndarray = np.clip((margins + 1) / 2, 0, 1)[self.article_class]
+        result: np.ndarray = np.clip((self.margins(vector) + 1) / 2, 0, 1)[self.article_class]
         return result
+
+    def out_of_scope_lead(self, vector: tuple[np.ndarray, np.ndarray]) -> float:
+        """The out-of-scope class's margin minus the best topic's (> 0: the classifier
+        takes the question for a subject Safar does not cover); -inf without that class."""
+        if self.oos_class < 0:
+            return float("-inf")
+        margins = self.margins(vector)
+        topics = np.delete(margins, self.oos_class)
+        return float(margins[self.oos_class] - topics.max())
 
 
 class Searcher:
@@ -252,14 +288,6 @@ class Searcher:
             "stems_kw": _Channel(title_kw, stems(), doc_article),
             "phrase": _Channel([p for _, p in phrases], chars(), phrase_article),
         }
-        article_topics: list[str] = [kb.articles[aid].topic for aid in self._article_ids]
-        self._channels_extra: dict[str, _TopicChannel] = {}
-        if len(set(article_topics)) > 1:
-            self._channels_extra["topic"] = _TopicChannel(
-                self._channels["phrase"],
-                [article_topics[i] for i in phrase_article],
-                article_topics,
-            )
         self._char_analyzer = self._channels["title_kw"].vectorizer.build_analyzer()
 
         scope = out_of_scope or load_out_of_scope()
@@ -279,6 +307,20 @@ class Searcher:
             name: csc_matrix(self._channels[name].vectorizer.transform(oos_docs))
             for name in ("title_kw", "stems_kw")
         }
+
+        article_topics: list[str] = [kb.articles[aid].topic for aid in self._article_ids]
+        self._channels_extra: dict[str, _TopicChannel] = {}
+        if len(set(article_topics)) > 1:
+            from scipy.sparse import vstack
+
+            everyday = [fold(q) for qs in scope.questions.values() for q in qs]
+            oos_rows = self._channels["phrase"].vectorizer.transform(oos_docs + everyday)
+            self._channels_extra["topic"] = _TopicChannel(
+                csc_matrix(vstack([self._channels["phrase"].matrix, oos_rows])),
+                [article_topics[i] for i in phrase_article]
+                + [OUT_OF_SCOPE_CLASS] * (len(oos_docs) + len(everyday)),
+                article_topics,
+            )
 
     def _without_greetings(self, folded: str) -> str:
         """*folded* with greeting and thanks phrases (whole words) taken out."""
@@ -349,7 +391,13 @@ class Searcher:
         )
         surest = int(np.argmax(confidence))
         subject = None
-        if len(oos_scores) and hits and oos_scores.max() > OOS_MARGIN * kw_best[surest]:
-            subject = self._oos_names[int(np.argmax(oos_scores))]
+        if len(oos_scores) and hits:
+            ratio = float(oos_scores.max()) / max(float(kw_best[surest]), 1e-9)
+            topic = self._channels_extra.get("topic")
+            lead = topic.out_of_scope_lead(vectors["phrase"]) if topic else float("inf")
+            if (ratio > OOS_MARGIN and lead > OOS_MARGIN_MIN_LEAD) or (
+                lead > OOS_LEAD and ratio > OOS_LEAD_MIN_RATIO
+            ):
+                subject = self._oos_names[int(np.argmax(oos_scores))]
         abstained = not hits or confidence[surest] < self.min_score or subject is not None
         return SearchResult(hits=hits, abstained=abstained, out_of_scope=subject)

@@ -102,3 +102,44 @@ async def test_danger_in_a_group_mention_gets_the_numbers_there_too(
     emergency = kb.get(crisis_phrases().emergency_article)
     assert emergency is not None
     assert any(html.escape(emergency.locales["ru"].title, quote=False) in t for t in sent)
+
+
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [
+        ("ru", "нас держат на работе под замком и не платят, что делать"),
+        ("ky", "мени камап коюшту, чыгарбай жатышат, акча төлөбөйт, эмне кылам"),
+        ("uz", "bizni qamab qo'yishdi ishlatishyapti pul berishmayapti nima qilay"),
+    ],
+)
+async def test_being_held_at_work_gets_the_numbers_then_what_to_do_about_it(
+    harness: Harness, kb: KnowledgeBase, locale: str, text: str
+) -> None:
+    await harness.press(f"l:{locale}")
+    calls = await harness.say(text)
+    sent = texts(calls)
+    emergency = kb.get(crisis_phrases().emergency_article)
+    assert emergency is not None
+    # The numbers come first; then an article on being held or forced to work, not the
+    # numbers again; then the offer of a caseworker.
+    assert html.escape(emergency.locales[locale].title, quote=False) in sent[1]
+    answer = next(
+        a
+        for a in kb.articles.values()
+        if html.escape(a.locales[locale].title, quote=False) in sent[2]
+    )
+    assert answer.topic == "trafficking_exploitation"
+    assert buttons(calls)[0][1] == "help:c"
+
+
+async def test_after_violence_the_numbers_are_the_only_article(
+    harness: Harness, kb: KnowledgeBase
+) -> None:
+    await harness.press("l:tg")
+    calls = await harness.say("маро дар кӯча заданд, сарам хун аст, шиносномаам мӯҳлаташ гузашт")
+    sent = texts(calls)
+    titles = [a.locales["tg"].title for a in kb.articles.values()]
+    shown = [t for t in titles if any(html.escape(t, quote=False) in s for s in sent)]
+    emergency = kb.get(crisis_phrases().emergency_article)
+    assert emergency is not None
+    assert shown == [emergency.locales["tg"].title]

@@ -125,6 +125,33 @@ async def test_typed_text_on_a_button_question_asks_for_a_button(harness: Harnes
     assert ("RU", "dq:ztrip:0:0") in buttons(calls)
 
 
+async def test_an_edited_message_mid_dialog_points_to_back_and_changes_nothing(
+    harness: Harness,
+) -> None:
+    await harness.press("l:tg")
+    await harness.press("dlg:ztrip")
+    await harness.press("dq:ztrip:0:0")
+    calls = await harness.say("01.01.2025")
+    assert "How many?" in texts(calls)[-1]
+    edited = {
+        "message_id": 77,
+        "date": 1764460800,
+        "edit_date": 1764460900,
+        "chat": {"id": 5001, "type": "private", "first_name": "Test"},
+        "from": {"id": 5001, "is_bot": False, "first_name": "Test", "language_code": "ru"},
+        "text": "02.02.2025",
+    }
+    calls = await harness.feed({"edited_message": edited})
+    sent = texts(calls)
+    notice = gettext_for("tg")(
+        "Editing a message does not change an answer. To change one, press ⬅️ Back."
+    )
+    assert html.escape(notice) in sent[-1] and "How many?" in sent[-1]
+    calls = await harness.say("3")
+    assert "01" in texts(calls)[-1] and "3" in texts(calls)[-1]
+    assert FINISHED[-1]["entered"] == "2025-01-01"
+
+
 async def test_danger_mid_dialog_gets_emergency_contacts_and_the_dialog_waits(
     harness: Harness,
 ) -> None:

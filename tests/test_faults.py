@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import html
+import os
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,7 +24,7 @@ from bot.app import SafarApp, build_application, close_services, open_services
 from bot.i18n import gettext_for
 from bot.services import Services
 from bot.settings import Settings
-from bot.storage import MIGRATIONS, Storage
+from bot.storage import MIGRATIONS, SchemaTooNewError, Storage
 from bot.transport import Call
 from knowledge.loader import KnowledgeBase
 from knowledge.search import Searcher
@@ -340,3 +343,32 @@ async def test_a_database_from_an_older_schema_is_upgraded_keeping_its_data(
             assert await storage.subscriptions(5001) == {"KG"}
         calls = await h.press("sub:RU")
         assert await storage.subscriptions(5001) >= {"RU"}
+
+
+async def test_a_database_from_a_newer_safar_is_refused_and_left_untouched(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """Going back to an older Safar must not misread or damage a newer database: it stops
+    with a clear message (exit code 2) and the file keeps every byte."""
+    with sqlite3.connect(db_path) as conn:
+        for script in MIGRATIONS:
+            conn.executescript(script)
+        conn.execute(
+            "INSERT INTO users (telegram_id, locale, first_seen, last_seen) "
+            "VALUES (5001, 'tg', '2025-01-01T00:00:00+00:00', '2025-01-01T00:00:00+00:00')"
+        )
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    before = db_path.read_bytes()
+    with pytest.raises(SchemaTooNewError):
+        await Storage.open(db_path)
+    assert db_path.read_bytes() == before
+
+    env = {k: v for k, v in os.environ.items() if k != "BOT_TOKEN"}
+    env["SAFAR_DB"] = str(db_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "export-cases"], cwd=Path(__file__).parent.parent,
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "newer" in proc.stderr and "Traceback" not in proc.stderr
+    assert db_path.read_bytes() == before

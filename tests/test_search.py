@@ -88,10 +88,37 @@ def test_empty_or_tiny_input_abstains(searcher: Searcher, question: str) -> None
 
 
 @pytest.mark.parametrize(
-    "question", ["какая завтра погода в москве", "кто выиграл футбол вчера", "рецепт борща"]
+    "question",
+    [
+        "какая завтра погода в москве",
+        "кто выиграл футбол вчера",
+        "рецепт борща",
+        # A place name shared with articles must not pull an everyday question in.
+        "бүгүн Бишкекте жамгыр жаайбы",
+        "Душанбеда пагох хаво чи хел мешавад",
+        "Samarqandda bugun havo qanday",
+        "ертага Тошкентда ёмғир ёғадими",
+    ],
 )
 def test_out_of_scope_questions_abstain(searcher: Searcher, question: str) -> None:
     assert searcher.search(question).abstained
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        # Everyday words ("купить", "телефон") inside a real question do not make it out
+        # of scope.
+        ("где купить полис медицинский для патента недорого", "medical_help"),
+        ("ishda telefonimni olib qo'yishdi, pasportim ham ularda", "passport_confiscated"),
+    ],
+)
+def test_everyday_words_in_a_real_question_do_not_make_it_out_of_scope(
+    searcher: Searcher, question: str, topic: str
+) -> None:
+    result = searcher.search(question)
+    assert not result.abstained
+    assert topic in [hit.topic for hit in result.hits[:3]]
 
 
 @pytest.mark.parametrize("greeting", ["salom", "Привет!", "Assalomu alaykum", "рахмат"])

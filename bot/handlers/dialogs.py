@@ -412,19 +412,31 @@ async def on_leave(update: Update, context: Context) -> None:
     await show(update, main_menu_text(locale), main_menu_keyboard(locale))
 
 
+async def _waiting_state(update: Update, context: Context) -> State | None:
+    """The state of the dialog waiting for an answer to this text message, or ``None``
+    when there is none, it shows a result, or the text signals danger or serious harm
+    (then the search handler answers it and opens help)."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None or not message.text:
+        return None
+    state = await _active_state(context, user.id)
+    if state is None or state.question is None or assess(message.text).needs_help:
+        return None
+    return state
+
+
 async def on_text(update: Update, context: Context) -> None:
     """Typed text while a dialog waits for an answer (runs before the search handler).
 
     Does nothing when there is no active dialog or the text signals danger (the search
     handler then answers); otherwise the text answers the dialog and no other handler runs.
     """
+    state = await _waiting_state(update, context)
+    if state is None:
+        return  # no dialog, or danger: the search handler answers (and opens help)
     message = update.effective_message
-    user = update.effective_user
-    if message is None or user is None or not message.text:
-        return
-    state = await _active_state(context, user.id)
-    if state is None or state.question is None or assess(message.text).needs_help:
-        return  # danger or serious harm: the search handler answers and opens help
+    assert message is not None and message.text is not None and state.question is not None
     entry = _REGISTRY[state.name]
     locale = await _user_locale(update, context)
     _ = gettext_for(locale)
@@ -439,6 +451,21 @@ async def on_text(update: Update, context: Context) -> None:
         await _present(update, context, entry, state, locale, notice=notice, as_new=True)
         raise ApplicationHandlerStop from None
     await _present(update, context, entry, new_state, locale, as_new=True)
+    raise ApplicationHandlerStop
+
+
+async def on_edited(update: Update, context: Context) -> None:
+    """An edited message while a dialog waits for an answer: answers cannot be changed by
+    editing, so the person is told to use Back, and the current question is shown again.
+    Without an active dialog (or with danger in the text) the search handler answers it."""
+    state = await _waiting_state(update, context)
+    if state is None:
+        return
+    entry = _REGISTRY[state.name]
+    locale = await _user_locale(update, context)
+    _ = gettext_for(locale)
+    notice = _("Editing a message does not change an answer. To change one, press ⬅️ Back.")
+    await _present(update, context, entry, state, locale, notice=notice, as_new=True)
     raise ApplicationHandlerStop
 
 
@@ -469,6 +496,13 @@ EARLY_HANDLERS: list[BaseHandler[Any, Any, Any]] = [
     MessageHandler(
         filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE,
         on_text,
+    ),
+    MessageHandler(
+        filters.ChatType.PRIVATE
+        & filters.TEXT
+        & ~filters.COMMAND
+        & filters.UpdateType.EDITED_MESSAGE,
+        on_edited,
     ),
     MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, on_elsewhere),
     CallbackQueryHandler(on_elsewhere, pattern=r"^(h|s:.*|t:.*|lang|l:.*|ask)$"),

@@ -15,6 +15,7 @@ from bot.i18n import gettext_for
 from bot.services import services
 from bot.storage import SEARCH_ANSWERED, SEARCH_UNANSWERED
 from bot.ui import home_row, main_menu_keyboard, section_of, user_locale
+from knowledge.answer import answer
 from knowledge.crisis import crisis_phrases
 from knowledge.langdetect import detect_locale
 from knowledge.risk import RiskAssessment, assess
@@ -54,10 +55,19 @@ async def _answer(update: Update, context: Context, text: str, risk: RiskAssessm
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
     svc = services(context)
-    if risk.is_crisis:
-        # Danger first, and only: a guess at another article could bury the numbers. Then
-        # the offer of a caseworker (the help path), whatever the person decides.
-        await send_emergency(update, context, locale)
+    result = answer(svc.searcher, text[:MAX_QUERY_CHARS], risk=risk)
+    if result.emergency:
+        # Danger first. After self-harm or violence, only the numbers: a guess at another
+        # article could bury them. After being held or forced to work, the article on what
+        # to do about it too (knowledge/answer.py). Then the offer of a caseworker (the
+        # help path), whatever the person decides.
+        emergency = await send_emergency(update, context, locale)
+        best = result.best
+        if best is not None and best.article_id != emergency:
+            article = svc.kb.articles[best.article_id]
+            await send_article(
+                update, context, article, locale, section_of(article.topic), as_new=True
+            )
         await help_path.offer_caseworker(update, context, locale)
         return
     if len(text) > MAX_QUERY_CHARS:
@@ -65,7 +75,6 @@ async def _answer(update: Update, context: Context, text: str, risk: RiskAssessm
             html.escape(_("Your message is long, so I read only its beginning."))
         )
         text = text[:MAX_QUERY_CHARS]
-    result = svc.searcher.search(text)
     best = result.best
     if result.out_of_scope == GREETING:
         await message.reply_text(
@@ -110,8 +119,9 @@ async def _answer(update: Update, context: Context, text: str, risk: RiskAssessm
     )
 
 
-async def send_emergency(update: Update, context: Context, locale: str) -> None:
-    """Send the emergency contacts at once (a message signalled danger), with Contacts."""
+async def send_emergency(update: Update, context: Context, locale: str) -> str:
+    """Send the emergency contacts at once (a message signalled danger), with Contacts;
+    returns the id of the article sent."""
     _ = gettext_for(locale)
     kb = services(context).kb
     article = kb.get(crisis_phrases().emergency_article) or kb.by_topic("emergency_crisis")[0]
@@ -123,6 +133,7 @@ async def send_emergency(update: Update, context: Context, locale: str) -> None:
     )
     await message.reply_text("<b>" + html.escape(lead) + "</b>")
     await send_article(update, context, article, locale, section_of(article.topic), as_new=True)
+    return article.id
 
 
 HANDLERS = [

@@ -36,6 +36,7 @@ DEFAULT_FILES = [
     ROOT.parent / "shared" / "eval" / "questions-dev.jsonl",
     ROOT / "tests" / "questions" / "questions-own.jsonl",
     ROOT / "tests" / "questions" / "questions-tune.jsonl",
+    ROOT / "tests" / "questions" / "questions-fresh.jsonl",
 ]
 
 

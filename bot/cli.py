@@ -64,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="leave out rows with fewer cases than this (small cells; default 1: none)",
     )
+    stats = sub.add_parser(
+        "stats", help="anonymous usage: articles read, questions answered and unanswered"
+    )
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
     leaflet = sub.add_parser("leaflet", help="render a printable leaflet (PDF)")
     leaflet.add_argument("key", metavar="ID", help="article id or topic (e.g. ban_check)")
     leaflet.add_argument("locale", help="ky, tg, ru, uz or uz_Cyrl")
@@ -114,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             return _estimate_ban(args.json)
         if command == "export-cases":
             return asyncio.run(_export_cases(settings, args.format, args.out, args.min_count))
+        if command == "stats":
+            return asyncio.run(_stats(settings, args.json))
         if command == "leaflet":
             return _leaflet(settings.kb_dir, args.key, args.locale, args.out, args.qr, args.bot)
     except KnowledgeBaseError as exc:
@@ -228,6 +234,35 @@ def _eval_risk(path: Path, as_json: bool) -> int:
 
     result = evaluate_risk(read_risk_lines(path), lambda text: assess(text).level)
     print(json.dumps(result.as_dict(), ensure_ascii=False) if as_json else result.table())
+    return 0
+
+
+async def _stats(settings: Settings, as_json: bool) -> int:
+    """Anonymous usage counts over all days, most first: articles read, questions answered
+    (by article) and questions not answered (by reason, nearest topic and language; see
+    ``bot.handlers.search.unanswered_bucket``). JSON: ``{"article_view": {key: n},
+    "search_answered": {...}, "search_unanswered": {...}}``. Nothing personal is read."""
+    from bot.storage import ARTICLE_VIEW, SEARCH_ANSWERED, SEARCH_UNANSWERED, Storage
+
+    kinds = (ARTICLE_VIEW, SEARCH_ANSWERED, SEARCH_UNANSWERED)
+    async with await Storage.open(settings.db) as storage:
+        counts = {kind: await storage.usage(kind) for kind in kinds}
+    ordered = {
+        kind: dict(sorted(by_key.items(), key=lambda kv: (-kv[1], kv[0])))
+        for kind, by_key in counts.items()
+    }
+    if as_json:
+        print(json.dumps(ordered, ensure_ascii=False))
+        return 0
+    titles = {
+        ARTICLE_VIEW: "Articles read",
+        SEARCH_ANSWERED: "Questions answered, by article",
+        SEARCH_UNANSWERED: "Questions not answered, by reason:nearest topic:language",
+    }
+    for kind in kinds:
+        print(f"{titles[kind]} ({sum(ordered[kind].values())}):")
+        for key, n in ordered[kind].items():
+            print(f"  {n:>6}  {key}")
     return 0
 
 

@@ -167,7 +167,7 @@ MIGRATIONS: tuple[str, ...] = (
 #: Usage-count kinds.
 ARTICLE_VIEW = "article_view"
 SEARCH_ANSWERED = "search_answered"  # key: the article id that answered
-SEARCH_UNANSWERED = "search_unanswered"  # key: "none"
+SEARCH_UNANSWERED = "search_unanswered"  # key: "<reason>:<nearest topic>:<language>"
 
 #: States of a broadcast_outbox row. ``pending``: to send (at or after ``next_try_at``);
 #: ``sending``: claimed by a worker, the request may be in flight; ``sent``: Telegram

@@ -9,6 +9,10 @@ import sys
 from pathlib import Path
 
 from bot.i18n import gettext_for
+from knowledge.loader import KnowledgeBase
+from knowledge.schema import TOPICS
+from knowledge.search import Searcher
+from tests.conftest import make_harness
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT / "tests" / "fixtures" / "questions-sample.jsonl"
@@ -72,3 +76,29 @@ def test_without_a_token_python_m_bot_starts_an_offline_chat(tmp_path: Path) -> 
     # Button 5 is Ўзбекча: the menu and the answer then come in Uzbek Cyrillic.
     assert gettext_for("uz_Cyrl")("Main menu") in proc.stdout
     assert "[1] " in proc.stdout
+
+
+async def test_stats_shows_unanswered_questions_by_reason_topic_and_language(
+    db_path: Path, kb: KnowledgeBase, searcher: Searcher
+) -> None:
+    """Where content is missing shows in `python -m bot stats`, without any text kept."""
+    questions = ["погода завтра в москве", "подскажите пожалуйста а что потом"]
+    async with make_harness(db_path, kb, searcher) as h:
+        await h.press("l:ru")
+        for question in questions:
+            await h.say(question)
+        await h.say("как проверить запрет на въезд в россию")
+    env = {k: v for k, v in os.environ.items() if k != "BOT_TOKEN"}
+    env["SAFAR_DB"] = str(db_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "stats", "--json"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads(proc.stdout)
+    unanswered = stats["search_unanswered"]
+    assert unanswered.get("weather:-:ru") == 1
+    low = [key for key in unanswered if key.startswith("low_score:")]
+    assert len(low) == 1 and low[0].endswith(":ru") and low[0].split(":")[1] in TOPICS
+    assert sum(stats["search_answered"].values()) == 1
+    assert all(word not in json.dumps(stats) for q in questions for word in q.split())

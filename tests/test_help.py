@@ -311,3 +311,17 @@ async def test_shelter_in_moscow_does_not_go_to_a_centre_for_women_and_children_
     declined = texts(await harness.press(no))[-1]
     assert "rg.ru" not in declined
     assert any(c.value in declined for c in org.contacts)
+
+
+async def test_continue_without_phone_still_works_after_starting_another_dialog(
+    harness: Harness,
+) -> None:
+    """The reply keyboard stays on screen: its button must reach the help path even when
+    the person has meanwhile opened the ban estimator."""
+    await harness.press("l:ky")
+    calls = await harness.press("help")
+    calls = await screen_with(harness, calls, {"country": "KZ", "city": "almaty"})
+    await harness.press(_data(calls, YES_PHONE, "ky"))
+    await harness.press("dlg:ban")
+    await harness.say(gettext_for("ky")("➡️ Continue without my phone number"))
+    assert await _count(harness, "cases") == 1

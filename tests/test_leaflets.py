@@ -193,3 +193,12 @@ async def test_leaflet_command_before_any_article_says_what_to_do(harness: Harne
     calls = await harness.say("/leaflet")
     assert not [c for c in calls if c.method in ("sendDocument", "sendPhoto")]
     assert texts(calls) and "/leaflet" in texts(calls)[0]
+
+
+async def test_leaflet_command_with_other_words_makes_the_last_article(harness: Harness) -> None:
+    """A leader types "/leaflet для мечети": the words are not an article, so the leaflet
+    is of the article just read, not "I don't know this article"."""
+    await harness.press(f"a:{ARTICLE}:ban", language_code="ru")
+    calls = await harness.say("/leaflet для мечети")
+    document = next(c for c in calls if c.method == "sendDocument")
+    assert document.files["document"][0] == f"safar-{ARTICLE}-ru.pdf"

@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -411,13 +411,24 @@ async def on_leave(update: Update, context: Context) -> None:
     await show(update, main_menu_text(locale), main_menu_keyboard(locale))
 
 
+#: Texts that another feature's reply keyboard sends (see :func:`pass_through`).
+_PASS_THROUGH: set[str] = set()
+
+
+def pass_through(texts: Iterable[str]) -> None:
+    """Never take these texts as a dialog's answer: they are sent by another feature's
+    reply-keyboard button (e.g. the help path's "Continue without my phone number"), which
+    stays on the screen while the person starts a dialog, and their own handler answers."""
+    _PASS_THROUGH.update(texts)
+
+
 async def _waiting_state(update: Update, context: Context) -> State | None:
     """The state of the dialog waiting for an answer to this text message, or ``None``
     when there is none, it shows a result, or the text signals danger or serious harm
     (then the search handler answers it and opens help)."""
     message = update.effective_message
     user = update.effective_user
-    if message is None or user is None or not message.text:
+    if message is None or user is None or not message.text or message.text in _PASS_THROUGH:
         return None
     state = await _active_state(context, user.id)
     if state is None or state.question is None or assess(message.text).needs_help:

@@ -47,7 +47,7 @@ from telegram.ext import CallbackContext, CallbackQueryHandler, MessageHandler, 
 from bot import clock
 from bot.cases import NewCase, open_case
 from bot.crypto import DecryptionError
-from bot.handlers.dialogs import begin, last_answers, register, translator
+from bot.handlers.dialogs import begin, last_answers, pass_through, register, translator
 from bot.i18n import N_, gettext_for
 from bot.services import services
 from bot.ui import answer, home_row, stale_button, user_locale
@@ -503,6 +503,7 @@ async def on_no_phone(update: Update, context: Context) -> None:
 register(SCREENING, on_done=on_screened)
 
 _NO_PHONE_LABELS = sorted({gettext_for(loc)(NO_PHONE) for loc in LOCALES})
+pass_through(_NO_PHONE_LABELS)
 
 HANDLERS = [
     CallbackQueryHandler(on_help, pattern=r"^help(:c)?$"),

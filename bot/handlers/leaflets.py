@@ -45,17 +45,22 @@ async def leaflet(update: Update, context: Context) -> None:
         return
     locale = await user_locale(update, context)
     words = [w for w in (context.args or []) if w.strip()]
+    kb = services(context).kb
     key: str | None = None
+    unknown = False
     for word in words:
         word = word.strip().lower()
         if word in _LOCALE_CODES:
             locale = _LOCALE_CODES[word]
-        else:
+        elif kb.get(word) is not None or word in TOPICS:
             key = word
+        else:
+            unknown = True  # other words ("/leaflet for the mosque"): the last article
     _ = gettext_for(locale)
-    kb = services(context).kb
     if key is None and context.user_data is not None:
         key = context.user_data.get(LAST_ARTICLE)
+    if key is None and unknown:
+        key = words[-1].strip().lower()  # said as unknown just below
     if key is None:
         text = _("First open an article, then send /leaflet: I will make a leaflet of it to print.")
         await message.reply_text(html.escape(text), reply_markup=main_menu_keyboard(locale))

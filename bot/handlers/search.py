@@ -19,7 +19,7 @@ from knowledge.answer import answer
 from knowledge.crisis import crisis_phrases
 from knowledge.langdetect import detect_locale
 from knowledge.risk import assess
-from knowledge.search import GREETING
+from knowledge.search import GREETING, SearchResult
 
 Context = CallbackContext[Any, Any, Any, Any]
 
@@ -83,9 +83,9 @@ async def _answer(update: Update, context: Context, text: str) -> None:
         )
         return
     if best is None:
-        # Anonymous: why nothing answered and in which language, never the text itself.
-        reason = result.out_of_scope or ("low_score" if result.hits else "no_match")
-        await svc.storage.count(SEARCH_UNANSWERED, f"{reason}:{detect_locale(text) or '-'}")
+        # Anonymous: why nothing answered, the nearest topic and the language, never the
+        # text itself (`python -m bot stats` shows where content is missing).
+        await svc.storage.count(SEARCH_UNANSWERED, unanswered_bucket(result, text))
         markup = InlineKeyboardMarkup(
             [
                 [InlineKeyboardButton(_("📞 Contacts"), callback_data="s:contacts")],
@@ -117,6 +117,18 @@ async def _answer(update: Update, context: Context, text: str) -> None:
     await send_article(
         update, context, article, locale, section_of(article.topic), more, also_in=also_in
     )
+
+
+def unanswered_bucket(result: SearchResult, text: str) -> str:
+    """The anonymous counter key of a question nothing answered:
+    ``"<reason>:<nearest topic or ->:<language or ->"``. *reason* is the out-of-scope
+    subject that matched (``weather``...), ``low_score`` (no article was confident enough:
+    a content gap near the topic of the best guess) or ``no_match`` (nothing matched at all,
+    or too short); the language is the one detected (:func:`detect_locale`). Nothing of the
+    text itself is kept."""
+    reason = result.out_of_scope or ("low_score" if result.hits else "no_match")
+    nearest = result.hits[0].topic if result.hits and not result.out_of_scope else "-"
+    return f"{reason}:{nearest}:{detect_locale(text) or '-'}"
 
 
 async def send_emergency(update: Update, context: Context, locale: str) -> str:

@@ -245,7 +245,7 @@ async def test_question_in_another_language_is_answered_in_the_users_and_offered
     harness: Harness, kb: KnowledgeBase
 ) -> None:
     await harness.press("l:ky")
-    calls = await harness.say("работодатель не платит зарплату уже три месяца")
+    calls = await harness.say("работодатель не платит зарплату, что делать")
     first = texts(calls)[0]
     article = next(a for a in kb.articles.values() if html.escape(a.locales["ky"].title) in first)
     offer = [(label, data) for label, data in buttons(calls) if data.endswith(":ru")]
@@ -258,7 +258,7 @@ async def test_question_in_another_language_is_answered_in_the_users_and_offered
 
 async def test_question_in_the_users_language_offers_no_other(harness: Harness) -> None:
     await harness.press("l:ru")
-    calls = await harness.say("работодатель не платит зарплату уже три месяца")
+    calls = await harness.say("работодатель не платит зарплату, что делать")
     assert not [d for _, d in buttons(calls) if d.count(":") == 3]
 
 

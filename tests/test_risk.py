@@ -37,7 +37,8 @@ LEVELS = [
     ("chegarada qaytarishdi, pulim yo‘q", "high"),
     ("брата задержали и держат в ЦВСИГ", "high"),
     ("у меня запрет на въезд, что делать", "elevated"),
-    ("эки айдан бери айлык беришпей жатат", "elevated"),
+    ("эки айдан бери айлык беришпей жатат", "high"),
+    ("айлык бир жумага кечигип жатат", "elevated"),
     ("как проверить запрет на въезд", "none"),
     ("сколько стоит патент в Москве", "none"),
 ]
@@ -46,6 +47,60 @@ LEVELS = [
 @pytest.mark.parametrize(("text", "level"), LEVELS)
 def test_each_level_is_found_in_every_language_and_script(text: str, level: str) -> None:
     assert assess(text).level == level
+
+
+#: Serious harm that needs a caseworker soon (``high``), as people type it: Russian in
+#: Latin letters, Kyrgyz and Tajik without their special letters, Uzbek in both scripts.
+HIGH_KINDS = [
+    ("четвертый месяц зарплату не выплачивают, прораб трубку не берет", "wages_unpaid_months"),
+    ("zarplatu ne dayut uzhe 3 mesyaca", "wages_unpaid_months"),
+    ("4 айдан бери айлык беришпейт", "wages_unpaid_months"),
+    ("panj mohi maosh namedihand", "wages_unpaid_months"),
+    ("ikki oydan beri maosh berishmayapti", "wages_unpaid_months"),
+    ("судья вынес выдворение, жду в спецприемнике", "expulsion_ordered"),
+    ("сот мага выдворение берди", "expulsion_ordered"),
+    ("суд ба бародарам выдворение дод", "expulsion_ordered"),
+    ("suddan vydvorenie qarori chiqdi", "expulsion_ordered"),
+    ("сестра третьи сутки вне зоны доступа", "out_of_contact"),
+    ("атам 4 кундон бери телефонун албай жатат", "out_of_contact"),
+    ("писарам ду ҳафта боз чавоб намедихад", "out_of_contact"),
+    ("укам бир ҳафтадан бери телефонни олмаяпти", "out_of_contact"),
+    ("нас везут в отдел после рейда на рынке", "taken_to_police"),
+    ("отделде отурам, эки саат болду", "taken_to_police"),
+    ("akamni proverkaga olib ketishdi", "taken_to_police"),
+    ("в автобусе украли рюкзак, там паспорт и патент", "documents_lost"),
+    ("паспортумду жоготуп койдум, эми документим жок", "documents_lost"),
+    ("шиносномаамро дуздиданд", "documents_lost"),
+    ("паспортим ўғирланди, патентим ҳам ичида эди", "documents_lost"),
+    ("муж на заработках, полгода ни звонка, дети болеют", "family_abandoned"),
+    ("күйөөм 8 айдан бери акча жибербейт", "family_abandoned"),
+    ("шавхарам як сол боз пул намефиристад", "family_abandoned"),
+    ("erim yarim yildan beri pul yubormayapti", "family_abandoned"),
+]
+
+
+@pytest.mark.parametrize(("text", "kind"), HIGH_KINDS)
+def test_serious_harm_opens_the_help_path_in_every_language(text: str, kind: str) -> None:
+    found = assess(text)
+    assert found.level == "high" and kind in found.kinds
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "сколько месяцев можно не платить зарплату по закону",
+        "чем отличается выдворение от депортации",
+        "выдворение нима дегани",
+        "консульство третий день не отвечает на звонки",
+        "сколько часов полиция может держать для проверки документов",
+        "имеют ли право забрать в отдел без причины",
+        "pasport yo'qolsa qayerga murojaat qilish kerak",
+        "паспорт жоголсо эмне кылуу керек",
+        "как отправить деньги мужу в Россию",
+    ],
+)
+def test_a_general_question_about_the_rules_is_not_serious_harm(text: str) -> None:
+    assert not assess(text).needs_help
 
 
 @pytest.mark.parametrize(

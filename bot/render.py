@@ -44,13 +44,13 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     return parts
 
 
-def render_article(article: Article, locale: str) -> list[str]:
-    """The article in *locale* as one or more HTML message texts.
+#: Rendered articles by (id of the article object, locale), with the object itself so that
+#: the id stays its own while cached (articles are immutable).
+_RENDERED: dict[tuple[int, str], tuple[Article, tuple[str, ...]]] = {}
+_RENDERED_MAX = 2048
 
-    Shape: bold title; a note if the text is the Russian fallback; body; a note if the
-    translation is not yet reviewed; then, for every article with sources, the sources as links and
-    "Checked on <date>" with ``reviewed_on`` formatted by Babel for *locale*.
-    """
+
+def _render(article: Article, locale: str) -> list[str]:
     _ = gettext_for(locale)
     text, is_fallback = article.text(locale)
     lines = [f"<b>{html.escape(text.title, quote=False)}</b>", ""]
@@ -69,3 +69,22 @@ def render_article(article: Article, locale: str) -> list[str]:
         checked = _("Checked on {date}").format(date=format_date(article.reviewed_on, locale))
         lines.append(html.escape(checked))
     return split_message("\n".join(lines))
+
+
+def render_article(article: Article, locale: str) -> list[str]:
+    """The article in *locale* as one or more HTML message texts (rendered once per
+    article and locale, then kept: the result depends on nothing else).
+
+    Shape: bold title; a note if the text is the Russian fallback; body; a note if the
+    translation is not yet reviewed; then, for every article with sources, the sources as links and
+    "Checked on <date>" with ``reviewed_on`` formatted by Babel for *locale*.
+    """
+    key = (id(article), locale)
+    found = _RENDERED.get(key)
+    if found is not None and found[0] is article:
+        return list(found[1])
+    parts = _render(article, locale)
+    if len(_RENDERED) >= _RENDERED_MAX:  # knowledge bases reloaded many times (tests)
+        _RENDERED.clear()
+    _RENDERED[key] = (article, tuple(parts))
+    return parts

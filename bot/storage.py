@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
+import sqlite3
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +21,11 @@ from pathlib import Path
 from types import TracebackType
 
 import aiosqlite
+
+log = logging.getLogger(__name__)
+
+#: How often the bot writes the anonymous usage counts kept in memory (seconds).
+COUNTS_FLUSH_SECONDS = 10.0
 
 #: Schema migrations, applied in order; the database's ``PRAGMA user_version`` is the
 #: number of migrations already applied. Append, never edit, once released.
@@ -216,6 +224,8 @@ class Storage:
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        #: Anonymous counts not yet written, by (UTC day, kind, key); see :meth:`count`.
+        self._counts: Counter[tuple[str, str, str]] = Counter()
         # One connection is shared by every coroutine: transactions take turns, or a
         # second BEGIN would fail inside the first.
         self._tx_lock = asyncio.Lock()
@@ -266,8 +276,15 @@ class Storage:
         await self.close()
 
     async def close(self) -> None:
-        """Close the connection."""
-        await self._conn.close()
+        """Write the anonymous counts still in memory (see :meth:`count`), then close the
+        connection. If they cannot be written (a full disk), they are dropped with a
+        warning and the connection is closed all the same."""
+        try:
+            await self.flush_counts()
+        except sqlite3.Error as exc:
+            log.warning("anonymous usage counts not saved at close: %s", type(exc).__name__)
+        finally:
+            await self._conn.close()
 
     async def schema_version(self) -> int:
         """Number of migrations applied."""
@@ -309,22 +326,26 @@ class Storage:
                     await self._conn.execute(statement)
                 await self._conn.execute(f"PRAGMA user_version = {number}")
 
+    async def _first(self, sql: str, parameters: tuple[object, ...]) -> sqlite3.Row | None:
+        """The first row of *sql*, or ``None``: one call to the database thread (a cursor
+        with ``fetchone`` and its closing would be three)."""
+        rows = list(await self._conn.execute_fetchall(sql, parameters))
+        return rows[0] if rows else None
+
     async def touch_user(self, telegram_id: int) -> str | None:
         """Record that the user was seen now (UTC); return their stored locale or ``None``."""
         now = _now()
-        await self._conn.execute(
+        row = await self._first(
             "INSERT INTO users (telegram_id, first_seen, last_seen) VALUES (?, ?, ?) "
-            "ON CONFLICT (telegram_id) DO UPDATE SET last_seen = excluded.last_seen",
+            "ON CONFLICT (telegram_id) DO UPDATE SET last_seen = excluded.last_seen "
+            "RETURNING locale",
             (telegram_id, now, now),
         )
-        return await self.get_locale(telegram_id)
+        return str(row[0]) if row and row[0] else None
 
     async def get_locale(self, telegram_id: int) -> str | None:
         """The locale the user chose, or ``None`` if they have not chosen yet."""
-        async with self._conn.execute(
-            "SELECT locale FROM users WHERE telegram_id = ?", (telegram_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._first("SELECT locale FROM users WHERE telegram_id = ?", (telegram_id,))
         return str(row[0]) if row and row[0] else None
 
     async def set_locale(self, telegram_id: int, locale: str) -> None:
@@ -338,16 +359,48 @@ class Storage:
         )
 
     async def count(self, kind: str, key: str, day: dt.date | None = None) -> None:
-        """Add one to the anonymous counter (*kind*, *key*) of *day* (default: today, UTC)."""
+        """Add one to the anonymous counter (*kind*, *key*) of *day* (default: today, UTC).
+
+        The count is kept in memory and written with the others by :meth:`flush_counts`,
+        which the bot calls every :data:`COUNTS_FLUSH_SECONDS` seconds and at :meth:`close`
+        (a write per article view or search was a tenth of the bot's time per update). A
+        crash or kill of the process therefore loses the anonymous counts of at most the
+        last few seconds; nothing about a person is ever kept this way.
+        """
         day = day or dt.datetime.now(dt.UTC).date()
-        await self._conn.execute(
-            "INSERT INTO usage_counts (day, kind, key, n) VALUES (?, ?, ?, 1) "
-            "ON CONFLICT (day, kind, key) DO UPDATE SET n = n + 1",
-            (day.isoformat(), kind, key),
-        )
+        self._counts[(day.isoformat(), kind, key)] += 1
+
+    async def flush_counts(self) -> int:
+        """Write the anonymous counts kept in memory in one transaction; return how many
+        counters were written (0 if there was nothing to write).
+
+        Raises:
+            sqlite3.Error: the write failed (a locked database, a full disk); the counts
+                stay in memory for the next try.
+        """
+        if not self._counts:
+            return 0
+        pending, self._counts = self._counts, Counter()
+        try:
+            async with self._transaction():
+                await self._conn.executemany(
+                    "INSERT INTO usage_counts (day, kind, key, n) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (day, kind, key) DO UPDATE SET n = n + excluded.n",
+                    [(day, kind, key, n) for (day, kind, key), n in pending.items()],
+                )
+        except BaseException:
+            self._counts.update(pending)  # with any counted meanwhile
+            raise
+        return len(pending)
 
     async def usage(self, kind: str) -> dict[str, int]:
-        """Total counts of *kind* by key, over all days."""
+        """Total counts of *kind* by key, over all days (counts still in memory included:
+        they are written first).
+
+        Raises:
+            sqlite3.Error: the counts in memory could not be written.
+        """
+        await self.flush_counts()
         async with self._conn.execute(
             "SELECT key, SUM(n) FROM usage_counts WHERE kind = ? GROUP BY key", (kind,)
         ) as cur:
@@ -443,35 +496,38 @@ class Storage:
         """Store the person's dialog *name* (*state*: encrypted answers). An active dialog
         erases any other unfinished one of the same person (one dialog at a time), so an
         inactive row is always a finished run."""
+        upsert = (
+            "INSERT INTO dialog_states (telegram_id, name, state, active, updated) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (telegram_id, name) DO UPDATE SET "
+            "state = excluded.state, active = excluded.active, updated = excluded.updated"
+        )
+        values = (telegram_id, name, state, int(active), _now())
+        if not active:  # one statement, atomic by itself; after any open transaction
+            async with self._tx_lock:
+                await self._conn.execute(upsert, values)
+            return
         async with self._transaction():
-            if active:  # an unfinished other dialog is abandoned: its answers go
-                await self._conn.execute(
-                    "DELETE FROM dialog_states WHERE telegram_id = ? AND name != ? AND active = 1",
-                    (telegram_id, name),
-                )
+            # An unfinished other dialog is abandoned: its answers go.
             await self._conn.execute(
-                "INSERT INTO dialog_states (telegram_id, name, state, active, updated) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (telegram_id, name) DO UPDATE SET "
-                "state = excluded.state, active = excluded.active, updated = excluded.updated",
-                (telegram_id, name, state, int(active), _now()),
+                "DELETE FROM dialog_states WHERE telegram_id = ? AND name != ? AND active = 1",
+                (telegram_id, name),
             )
+            await self._conn.execute(upsert, values)
 
     async def active_dialog(self, telegram_id: int) -> tuple[str, bytes] | None:
         """The person's active dialog as (name, encrypted state), or ``None``."""
-        async with self._conn.execute(
+        row = await self._first(
             "SELECT name, state FROM dialog_states WHERE telegram_id = ? AND active = 1",
             (telegram_id,),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return (str(row[0]), bytes(row[1])) if row else None
 
     async def dialog_state(self, telegram_id: int, name: str) -> tuple[bytes, bool] | None:
         """The person's stored dialog *name* as (encrypted state, active), or ``None``."""
-        async with self._conn.execute(
+        row = await self._first(
             "SELECT state, active FROM dialog_states WHERE telegram_id = ? AND name = ?",
             (telegram_id, name),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return (bytes(row[0]), bool(row[1])) if row else None
 
     async def end_dialog(self, telegram_id: int, name: str, keep: bool) -> None:

@@ -14,6 +14,13 @@ The file lives in the folder given (the database's folder when the bot runs), wr
 atomically and readable by the owner only; it is trusted like the code (whoever can write
 there can change the database too). If it cannot be read or written, the index is simply
 built, as before.
+
+Building takes about three times the memory the bot needs to run (scikit-learn, the
+fitted vectorizers, py3langid's full model of 97 languages: 270-340 MB at the peak, against
+under 200 MB loaded), and a Python process keeps most of what it once held. So at its
+first start the bot builds what is missing in a short-lived child process
+(:func:`prepare_in_child`) and loads the result like any later start: the long-running
+process never holds the build's memory.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ import os
 import pickle
 import platform
 import re
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -31,7 +40,7 @@ from typing import Any
 import numpy as np
 import scipy
 
-from knowledge import normalize, search
+from knowledge import langdetect, normalize, search
 from knowledge.loader import KnowledgeBase
 from knowledge.search import OUT_OF_SCOPE_FILE, Searcher
 
@@ -101,12 +110,11 @@ def _portable(searcher: Searcher) -> Searcher:
     return portable
 
 
-def cached_searcher(kb: KnowledgeBase, cache_dir: Path | None) -> Searcher:
-    """The search index over *kb*: loaded from *cache_dir* if it was built before for the
-    same content, else built (and saved there). ``None``: always build, save nothing."""
-    if cache_dir is None:
-        return Searcher(kb)
-    path = cache_dir / f"safar-search-{index_key(kb)[:24]}.pickle"
+def _path(kb: KnowledgeBase, cache_dir: Path) -> Path:
+    return cache_dir / f"safar-search-{index_key(kb)[:24]}.pickle"
+
+
+def _load(path: Path, kb: KnowledgeBase) -> Searcher | None:
     try:
         with path.open("rb") as file:
             found = pickle.load(file)
@@ -117,6 +125,18 @@ def cached_searcher(kb: KnowledgeBase, cache_dir: Path | None) -> Searcher:
         pass
     except Exception as exc:  # a damaged or foreign file: rebuild over it
         log.warning("search index cache unreadable (%s); rebuilding", type(exc).__name__)
+    return None
+
+
+def cached_searcher(kb: KnowledgeBase, cache_dir: Path | None) -> Searcher:
+    """The search index over *kb*: loaded from *cache_dir* if it was built before for the
+    same content, else built (and saved there). ``None``: always build, save nothing."""
+    if cache_dir is None:
+        return Searcher(kb)
+    path = _path(kb, cache_dir)
+    found = _load(path, kb)
+    if found is not None:
+        return found
     searcher = Searcher(kb)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -130,3 +150,86 @@ def cached_searcher(kb: KnowledgeBase, cache_dir: Path | None) -> Searcher:
     except OSError as exc:
         log.info("search index not cached (%s)", type(exc).__name__)
     return searcher
+
+
+#: What a first start builds: the language model, then the search index.
+PARTS = ("language_model", "search_index")
+
+
+def missing(kb: KnowledgeBase, cache_dir: Path) -> list[str]:
+    """The :data:`PARTS` not yet built in *cache_dir* (for *kb*)."""
+    model = langdetect.cache_file(cache_dir)
+    found = {
+        "language_model": model is None or model.is_file(),
+        "search_index": _path(kb, cache_dir).is_file(),
+    }
+    return [part for part in PARTS if not found[part]]
+
+
+def prepare(kb: KnowledgeBase, cache_dir: Path, parts: tuple[str, ...] = PARTS) -> None:
+    """Build and save in *cache_dir* the *parts* (:data:`PARTS`) not there yet: the
+    language model (:mod:`knowledge.langdetect`) and the search index of *kb*, in this
+    process.
+
+    Raises:
+        OSError: the model could not be read from py3langid's package (a failure to
+            write the cache is only logged).
+    """
+    if "language_model" in parts:
+        langdetect.set_cache_dir(cache_dir)
+        langdetect.warm_up()
+    if "search_index" in parts:
+        cached_searcher(kb, cache_dir)
+
+
+#: The children's programs: the language model needs only :mod:`knowledge.langdetect`
+#: (argument: the folder); the index reads ``(kb, folder)`` pickled from standard input
+#: (not ``-m knowledge.index_cache``: what it pickles must name this module, not
+#: ``__main__``).
+_CHILD = {
+    "language_model": "import sys; from pathlib import Path; from knowledge import langdetect; "
+    "langdetect.set_cache_dir(Path(sys.argv[1])); langdetect.warm_up()",
+    "search_index": "import sys; from knowledge.index_cache import _child_main; "
+    "sys.exit(_child_main())",
+}
+
+
+def prepare_in_child(kb: KnowledgeBase, cache_dir: Path, timeout: float = 300.0) -> bool:
+    """:func:`prepare` what is :func:`missing`, each part in a short-lived child process of
+    its own (the same Python), so that this process never holds the memory building takes
+    and no child holds both builds (about 150 MB at the peak for the language model,
+    210 MB for the index, 260 MB together); *kb* is handed over pickled on the index
+    child's standard input.
+
+    Returns True if every child succeeded (or nothing was missing); False if one failed or
+    took longer than *timeout* seconds, in which case the caller builds in its own process
+    as before (nothing is lost but memory).
+    """
+    root = str(Path(__file__).resolve().parent.parent)  # where the knowledge package is
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    for part in missing(kb, cache_dir):
+        given = b""
+        if part == "search_index":
+            given = pickle.dumps((kb, str(cache_dir)), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", _CHILD[part], str(cache_dir)],
+                input=given,
+                capture_output=True, env=env, timeout=timeout, check=False,
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.warning("building the %s in a child process failed (%s)", part, type(exc).__name__)
+            return False
+        if done.returncode != 0:
+            last = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+            log.warning("building the %s in a child process failed: %s", part, *last or ["?"])
+            return False
+    return True
+
+
+def _child_main() -> int:
+    """The index's child of :func:`prepare_in_child`: read ``(kb, folder)`` from standard
+    input and build the index there."""
+    kb, folder = pickle.loads(sys.stdin.buffer.read())
+    cached_searcher(kb, Path(folder))
+    return 0

@@ -156,6 +156,16 @@ def set_cache_dir(folder: Path | None) -> None:
     _CACHE_DIR[:] = [folder] if folder is not None else []
 
 
+def cache_file(folder: Path | None = None) -> Path | None:
+    """Where the restricted model is kept in *folder* (default: the folder given to
+    :func:`set_cache_dir`); ``None`` if no folder."""
+    if folder is None:
+        if not _CACHE_DIR:
+            return None
+        folder = _CACHE_DIR[0]
+    return folder / f"safar-langid-{version('py3langid')}-{'-'.join(_LANGUAGES)}-4.pickle"
+
+
 def warm_up() -> None:
     """Load the model now rather than at the first question."""
     _identifier()
@@ -163,10 +173,8 @@ def warm_up() -> None:
 
 @cache
 def _identifier() -> LanguageIdentifier:
-    path = None
-    if _CACHE_DIR:
-        name = f"safar-langid-{version('py3langid')}-{'-'.join(_LANGUAGES)}-4.pickle"
-        path = _CACHE_DIR[0] / name
+    path = cache_file()
+    if path is not None:
         try:
             with path.open("rb") as file:
                 found, typecode, count, offset = pickle.load(file)

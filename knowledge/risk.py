@@ -22,7 +22,7 @@ import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -178,6 +178,19 @@ def _kinds(path: Path = RISK_FILE, crisis_path: Path = CRISIS_FILE) -> tuple[_Ki
     )
 
 
+def warm_up() -> None:
+    """Read the phrase files and build their indexes now (at start-up), so that the first
+    person who types a message does not wait for it (about 0.1 s).
+
+    Raises:
+        pydantic.ValidationError, yaml.YAMLError, OSError: a phrase file is missing or
+            invalid (see :func:`risk_file`).
+    """
+    _stem_lengths()
+    _stem_texts()
+    _phrase_index()
+
+
 def _deletions(text: str) -> set[str]:
     """*text* with one letter left out, every way (the first letter is kept)."""
     return {text[:i] + text[i + 1 :] for i in range(1, len(text))}
@@ -189,6 +202,9 @@ class _Words:
     A stem of :data:`FUZZY` letters or more also matches a word that begins with it
     mistyped by one letter (one letter wrong, missing, extra, or two swapped; never the
     first letter): "пасспорт", "забрли", "zaperili" are how people type on a phone.
+
+    Only the prefixes and typo variants that some stem can meet are kept (the others could
+    never be looked up); they are computed once per distinct word (:func:`_word_keys`).
     """
 
     def __init__(self, text: str) -> None:
@@ -196,16 +212,16 @@ class _Words:
         self.prefixes: dict[str, list[int]] = {}
         self.whole: dict[str, list[int]] = {}
         self.fuzzy: dict[str, set[int]] = {}
-        longest, fuzzy_lengths = _stem_lengths()
+        #: Per word, the index's phrase lists its keys reach (see :func:`_candidates`).
+        self.reached: list[tuple[list[_Where], ...]] = []
         for i, word in enumerate(self.words):
             self.whole.setdefault(word, []).append(i)
-            # Only prefixes as long as some stem (+1 for a typo): linear in the text.
-            for end in range(1, min(len(word), longest + 1) + 1):
-                prefix = word[:end]
+            keys = _word_keys(word)
+            for prefix in keys.prefixes:
                 self.prefixes.setdefault(prefix, []).append(i)
-                if end in fuzzy_lengths:
-                    for variant in _deletions(prefix) | {prefix}:
-                        self.fuzzy.setdefault(variant, set()).add(i)
+            for variant in keys.fuzzy:
+                self.fuzzy.setdefault(variant, set()).add(i)
+            self.reached.append(keys.reached)
 
     def find(self, stem: Stem) -> list[int]:
         """Positions of the words *stem* matches (exactly, or with one typo if long)."""
@@ -242,6 +258,52 @@ def _stem_lengths() -> tuple[int, frozenset[int]]:
     stems = [s for kind in _kinds() for p in (*kind.phrases, *kind.unless) for s in p]
     fuzzy = {len(s.text) + d for s in stems if len(s.text) >= FUZZY for d in (-1, 0, 1)}
     return max((len(s.text) for s in stems), default=0), frozenset(fuzzy)
+
+
+@cache
+def _stem_texts() -> tuple[frozenset[str], frozenset[str]]:
+    """The texts of every stem that matches a word's beginning (not a whole word), and
+    every typo variant (:func:`_variants`) of those long enough for typos: the only keys
+    :meth:`_Words.find` and :func:`_candidates` can look up."""
+    stems = {
+        s.text for kind in _kinds() for p in (*kind.phrases, *kind.unless) for s in p
+        if not s.whole
+    }  # fmt: skip
+    variants = {v for stem in stems if len(stem) >= FUZZY for v in _variants(stem)}
+    return frozenset(stems), frozenset(variants)
+
+
+@dataclass(frozen=True)
+class _WordKeys:
+    """What one word contributes to :class:`_Words`: its *prefixes* that are stems, its
+    typo variants (*fuzzy*) that are stem variants, and the lists of the phrase index its
+    keys reach (*reached*)."""
+
+    prefixes: tuple[str, ...]
+    fuzzy: tuple[str, ...]
+    reached: tuple[list[_Where], ...]
+
+
+@lru_cache(maxsize=8192)
+def _word_keys(word: str) -> _WordKeys:
+    """:class:`_WordKeys` of one folded *word* (cached: words repeat from message to
+    message, and their typo variants are the costly part)."""
+    longest, fuzzy_lengths = _stem_lengths()
+    stems, variants = _stem_texts()
+    index, _always = _phrase_index()
+    prefixes: list[str] = []
+    fuzzy: set[str] = set()
+    # Only prefixes as long as some stem (+1 for a typo): linear in the text.
+    for end in range(1, min(len(word), longest + 1) + 1):
+        prefix = word[:end]
+        if prefix in stems:
+            prefixes.append(prefix)
+        if end in fuzzy_lengths:
+            fuzzy.update(v for v in _deletions(prefix) | {prefix} if v in variants)
+    ordered = tuple(sorted(fuzzy))
+    keys = [("w", word), *(("p", p) for p in prefixes), *(("f", v) for v in ordered)]
+    reached = tuple(index[key] for key in keys if key in index)
+    return _WordKeys(tuple(prefixes), ordered, reached)
 
 
 @cache
@@ -305,11 +367,11 @@ def _phrase_index() -> tuple[dict[tuple[str, str], list[_Where]], list[_Where]]:
 def _candidates(words: _Words) -> set[_Where]:
     """The phrases whose first positive stem occurs in *words* (exactly or, if long, with
     a typo): only these can match, so only these are checked word by word."""
-    index, always = _phrase_index()
+    _index, always = _phrase_index()
     found = set(always)
-    for kind, keys in (("w", words.whole), ("p", words.prefixes), ("f", words.fuzzy)):
-        for key in keys:
-            found.update(index.get((kind, key), ()))
+    for reached in words.reached:
+        for phrases in reached:
+            found.update(phrases)
     return found
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import re
+import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from bot.app import SafarApp, build_application, close_services, open_services
 from bot.logs import _CAPS
 from bot.settings import Settings
 from bot.transport import Call, RecordingRequest
+from knowledge.index_cache import prepare_in_child
 from knowledge.loader import KnowledgeBase, load_knowledge_base
 from knowledge.search import Searcher
 
@@ -135,6 +138,34 @@ def user(user_id: int = 5001, language_code: str | None = "ru") -> dict[str, Any
     if language_code:
         data["language_code"] = language_code
     return data
+
+
+#: Seconds a real ``python -m bot run`` may take to its first getUpdates: a restart (the
+#: search index and language model beside its database: :func:`seed_caches`), and a first
+#: start (it builds them, in child processes: seconds when the CPUs are shared).
+START_TIMEOUT = 30.0
+FIRST_START_TIMEOUT = 90.0
+
+
+@pytest.fixture(scope="session")
+def caches(tmp_path_factory: pytest.TempPathFactory, kb: KnowledgeBase) -> Path:
+    """A folder holding the built search index and language model (built once a session,
+    as a bot's first start builds them)."""
+    folder = tmp_path_factory.mktemp("caches")
+    assert prepare_in_child(kb, folder)
+    return folder
+
+
+def seed_caches(caches: Path, folder: Path) -> None:
+    """Put the built index and language model (*caches*) into *folder*, where a real
+    process will keep its database: it then starts as a restarted bot does (a first start
+    has its own tests: tests/test_e2e.py, tests/test_index_cache.py)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for built in caches.glob("safar-*.pickle"):
+        try:
+            os.link(built, folder / built.name)
+        except OSError:
+            shutil.copy2(built, folder / built.name)
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from bot.services import Services
 from knowledge.loader import KnowledgeBase
 from knowledge.search import Searcher
 from tests.botapi_stub import BotAPIStub
-from tests.conftest import LogScan, make_harness, texts
+from tests.conftest import LogScan, make_harness, seed_caches, texts
 from tests.telegram_rules import chats_written, check_calls
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -274,11 +274,12 @@ async def test_admin_actions_are_refused_to_everyone_else(
 
 
 async def test_a_real_process_at_debug_logs_no_token_phone_or_message_text(
-    tmp_path: Path,
+    tmp_path: Path, caches: Path
 ) -> None:
     """``python -m bot run`` with ``SAFAR_LOG_LEVEL=DEBUG`` against the stand-in: people send
     questions with phone numbers and names, a contact, a danger message, forged buttons,
     an inline query and a failing send; its whole log holds none of it."""
+    seed_caches(caches, tmp_path)
     async with BotAPIStub() as stub:
         env = {
             **os.environ,

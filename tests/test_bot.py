@@ -404,3 +404,22 @@ async def test_delete_erases_the_person_after_a_yes(harness: Harness, db_path: P
         for table in ("users", "subscriptions", "broadcast_outbox"):
             count = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE telegram_id=6060")
             assert count.fetchone()[0] == 0, table
+
+
+async def test_views_and_searches_are_counted_by_the_periodic_job(harness: Harness) -> None:
+    """Anonymous counts are kept in memory and written by a repeating job (and at
+    shutdown): after the job has run, the database holds them."""
+    from bot.storage import ARTICLE_VIEW, COUNTS_FLUSH_SECONDS, SEARCH_ANSWERED, Storage
+
+    await harness.press("l:ru")
+    await harness.say("как проверить есть ли запрет на въезд в россию")
+    assert harness.app.job_queue is not None
+    (job,) = harness.app.job_queue.get_jobs_by_name("flush-usage-counts")
+    assert job.trigger.interval.total_seconds() == COUNTS_FLUSH_SECONDS  # type: ignore[attr-defined]
+    storage = harness.app.bot_data["safar"].storage
+    assert isinstance(storage, Storage)
+    async with storage.conn.execute("SELECT kind, SUM(n) FROM usage_counts GROUP BY kind") as cur:
+        assert await cur.fetchall() == []
+    await job.run(harness.app)
+    async with storage.conn.execute("SELECT kind, SUM(n) FROM usage_counts GROUP BY kind") as cur:
+        assert dict(await cur.fetchall()) == {ARTICLE_VIEW: 1, SEARCH_ANSWERED: 1}

@@ -16,7 +16,7 @@ import pytest
 from bot.i18n import LOCALE_NAMES, gettext_for, locale_from_language_code
 from knowledge.loader import KnowledgeBase
 from tests.botapi_stub import BotAPIStub, Call
-from tests.conftest import TEST_DATA_KEY
+from tests.conftest import FIRST_START_TIMEOUT, TEST_DATA_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +43,9 @@ async def bot_process(
         cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
+        # A first start: the search index and language model are built (in child
+        # processes) before the bot polls.
+        await stub.wait_for("getUpdates", timeout=FIRST_START_TIMEOUT)
         yield proc
     finally:
         if proc.returncode is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from bot.i18n import LOCALE_NAMES, format_date, gettext_for, ngettext_for
 from bot.reminders import fire_time
 from tests.botapi_stub import BotAPIStub, Call
-from tests.conftest import TEST_DATA_KEY
+from tests.conftest import TEST_DATA_KEY, seed_caches
 
 ROOT = Path(__file__).resolve().parent.parent
 USER = 7301
@@ -56,9 +56,12 @@ def _to_user(method: str = "sendMessage"):  # type: ignore[no-untyped-def]
     return match
 
 
-async def test_a_reminder_asked_in_tajik_fires_after_a_restart(tmp_path: Path) -> None:
+async def test_a_reminder_asked_in_tajik_fires_after_a_restart(
+    tmp_path: Path, caches: Path
+) -> None:
     _ = gettext_for("tg")
     db = tmp_path / "e2e.db"
+    seed_caches(caches, tmp_path)
     async with BotAPIStub() as stub:
         user = stub.make_user(USER, "Aziz", language_code="tg")
         proc = await _start(stub, db)

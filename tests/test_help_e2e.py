@@ -19,6 +19,7 @@ import pytest
 from bot.i18n import gettext_for
 from dialogs.screening import COUNTRY_QUESTION, QUESTIONS
 from tests.botapi_stub import BotAPIStub, Call
+from tests.conftest import START_TIMEOUT, seed_caches
 from tests.test_e2e import ROOT, TEST_DATA_KEY
 
 ORG = "kz-iom-partner-ngos"
@@ -35,7 +36,8 @@ ENV = {
 
 
 @pytest.fixture
-async def running(tmp_path: Path) -> AsyncIterator[BotAPIStub]:
+async def running(tmp_path: Path, caches: Path) -> AsyncIterator[BotAPIStub]:
+    seed_caches(caches, tmp_path)
     async with BotAPIStub() as stub:
         env = {
             **os.environ,
@@ -51,7 +53,7 @@ async def running(tmp_path: Path) -> AsyncIterator[BotAPIStub]:
             stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:
-            await stub.wait_for("getUpdates", timeout=30)
+            await stub.wait_for("getUpdates", timeout=START_TIMEOUT)
             yield stub
         finally:
             proc.send_signal(signal.SIGINT)

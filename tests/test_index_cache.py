@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from knowledge.index_cache import cached_searcher as cached
@@ -92,3 +93,39 @@ def test_the_language_model_kept_on_disk_detects_as_the_bundled_one(tmp_path: Pa
     expected = [langdetect.detect_locale(t) for t in texts]
     assert [json.loads(r.stdout) for r in runs] == [expected, expected], runs[1].stderr
     assert {"ru", "uz", "tg"} <= set(expected)
+
+
+def test_a_first_start_builds_in_a_child_and_keeps_nothing_of_the_build(
+    tmp_path: Path, kb: KnowledgeBase, searcher: Searcher
+) -> None:
+    """The real process at its first start (empty folder): the index and the language
+    model are built in a short-lived child; the bot then loads them as at any later
+    start (no scikit-learn in it) and answers as a fresh index does."""
+    from knowledge import langdetect
+    from knowledge.index_cache import missing, prepare_in_child
+
+    code = (
+        "import sys; from pathlib import Path; from knowledge.loader import load_knowledge_base;"
+        "from knowledge.index_cache import cached_searcher, prepare_in_child;"
+        f"folder = Path({str(tmp_path)!r}); kb = load_knowledge_base();"
+        "assert prepare_in_child(kb, folder);"
+        "s = cached_searcher(kb, folder);"
+        "print('sklearn' in sys.modules, s.search('паспорт забрали').best.article_id)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    expected = searcher.search("паспорт забрали").best
+    assert expected is not None
+    assert out.stdout.split() == ["False", expected.article_id], out.stderr
+    assert missing(kb, tmp_path) == []
+    assert langdetect.cache_file(tmp_path) in set(tmp_path.iterdir())
+    assert prepare_in_child(kb, tmp_path)  # nothing missing: no child at all
+
+
+def test_if_the_child_fails_the_index_is_built_in_process(
+    tmp_path: Path, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from knowledge import index_cache
+
+    monkeypatch.setattr(index_cache.sys, "executable", str(tmp_path / "no-such-python"))
+    assert not index_cache.prepare_in_child(kb, tmp_path)
+    assert cached(kb, tmp_path).search("паспорт забрали").best is not None

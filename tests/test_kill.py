@@ -20,7 +20,7 @@ import pytest
 from bot.storage import Storage
 from knowledge.schema import LOCALES
 from tests.botapi_stub import BotAPIStub, Call
-from tests.conftest import TEST_DATA_KEY
+from tests.conftest import START_TIMEOUT, TEST_DATA_KEY, seed_caches
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = 42
@@ -53,7 +53,7 @@ async def _start(stub: BotAPIStub, db: Path) -> asyncio.subprocess.Process:
         sys.executable, "-m", "tests.killable_bot",
         cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    await stub.wait_for("getUpdates", timeout=30, since=mark)
+    await stub.wait_for("getUpdates", timeout=START_TIMEOUT, since=mark)
     return proc
 
 
@@ -79,12 +79,15 @@ def _delivered(stub: BotAPIStub, chats: set[int]) -> Counter[int]:
     return got
 
 
-async def test_sigkill_during_a_broadcast_skips_nobody(stub: BotAPIStub, tmp_path: Path) -> None:
+async def test_sigkill_during_a_broadcast_skips_nobody(
+    stub: BotAPIStub, tmp_path: Path, caches: Path
+) -> None:
     """90 subscribers; the process is killed after a random number of them got the message;
     the next process sends the rest. Nobody is skipped; at most the one message in flight
     at the kill is sent twice (at-least-once, one worker); the administrator hears the end."""
     rng = random.Random(_seed())
     db = tmp_path / "kill.db"
+    seed_caches(caches, tmp_path)
     storage = await Storage.open(db)
     people = {}
     for i in range(90):
@@ -143,7 +146,7 @@ def _screen(stub: BotAPIStub, chat_id: int) -> str:
 
 @pytest.mark.parametrize("moment", ["after_answer", "while_typing"])
 async def test_sigkill_during_a_dialog_resumes_it(
-    stub: BotAPIStub, tmp_path: Path, moment: str
+    stub: BotAPIStub, tmp_path: Path, caches: Path, moment: str
 ) -> None:
     """A person is half-way through a dialog when the process is killed (after an answer
     was saved, or while their next answer is being handled); after the restart they go on
@@ -151,6 +154,7 @@ async def test_sigkill_during_a_dialog_resumes_it(
     the result comes once."""
     rng = random.Random(_seed())
     db = tmp_path / "dialog.db"
+    seed_caches(caches, tmp_path)
     uid = 7401
     user = stub.make_user(uid, "Dilnoza", language_code="ru")
     proc = await _start(stub, db)

@@ -28,6 +28,7 @@ from bot.crypto import Cipher
 from bot.i18n import gettext_for
 from bot.storage import Storage
 from tests.botapi_stub import BotAPIStub, Call
+from tests.conftest import START_TIMEOUT, seed_caches
 from tests.test_e2e import ROOT, TEST_DATA_KEY
 
 ORG_CHAT = -1001000000111
@@ -67,7 +68,7 @@ class BotProcess:
             stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         # Ready once it polls for updates.
-        await self.stub.wait_for("getUpdates", timeout=30, since=self.stub.mark())
+        await self.stub.wait_for("getUpdates", timeout=START_TIMEOUT, since=self.stub.mark())
 
     async def kill(self) -> None:
         assert self.proc is not None
@@ -95,7 +96,8 @@ async def stub() -> AsyncIterator[BotAPIStub]:
 
 
 @pytest.fixture
-async def bot(stub: BotAPIStub, tmp_path: Path) -> AsyncIterator[BotProcess]:
+async def bot(stub: BotAPIStub, tmp_path: Path, caches: Path) -> AsyncIterator[BotProcess]:
+    seed_caches(caches, tmp_path)
     process = BotProcess(stub, tmp_path / "referrals.db")
     yield process
     await process.stop()
@@ -147,6 +149,26 @@ def _to(chat_id: int, method: str = "sendMessage"):  # type: ignore[no-untyped-d
     return match
 
 
+async def until(check: Any, what: str, timeout: float = 30.0) -> None:
+    """Wait until *check()* (a function or coroutine function) is true; fail after
+    *timeout* seconds, saying *what* was awaited (a deadline, not a fixed sleep: a loaded
+    machine is slower, not wrong)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if asyncio.iscoroutine(found):
+            found = await found
+        if found:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not within {timeout} s: {what}")
+        await asyncio.sleep(0.05)
+
+
+async def outbox_is(db: Path, case_id: int, row: tuple[str, str, str, int]) -> bool:
+    return (await read(db, case_id))[2] == [row]
+
+
 def accepted_sends(stub: BotAPIStub, chat_id: int) -> int:
     return sum(
         1
@@ -174,6 +196,8 @@ async def test_a_kill_before_the_card_is_sent_delivers_it_once_after_restart(
     mark = stub.mark()
     await bot.start()
     await stub.wait_for(_to(ORG_CHAT), timeout=20, since=mark)
+    sent = ("case", "kz-legal", "sent", 1)
+    await until(lambda: outbox_is(bot.db, case_id, sent), "the card recorded as sent")
     await asyncio.sleep(3)  # time for a second card, if there were one
     [card] = stub.sent_messages(ORG_CHAT)
     _ = gettext_for("ru")
@@ -199,10 +223,7 @@ async def test_a_kill_after_telegram_took_the_card_repeats_it_as_the_same_case(
     await bot.kill()
     await asyncio.sleep(2.5)  # the stand-in stores the first card after its delay
     await bot.start()
-    for _try in range(100):
-        if len(stub.sent_messages(ORG_CHAT)) == 2:
-            break
-        await asyncio.sleep(0.2)
+    await until(lambda: len(stub.sent_messages(ORG_CHAT)) >= 2, "the card sent again")
     first, second = stub.sent_messages(ORG_CHAT)
     _ = gettext_for("ru")
     number = _("Referral no. {id}").format(id=case_id)
@@ -265,11 +286,9 @@ async def test_a_stranger_sees_nothing_and_changes_nothing(
     mark = stub.mark()
     case_id = await write_case(bot.db)
     await stub.wait_for(_to(ORG_CHAT), timeout=20, since=mark)
-    for _try in range(100):
-        before = await read(bot.db, case_id)
-        if before[2] == [("case", "kz-legal", "sent", 1)]:
-            break
-        await asyncio.sleep(0.1)
+    sent = ("case", "kz-legal", "sent", 1)
+    await until(lambda: outbox_is(bot.db, case_id, sent), "the card recorded as sent")
+    before = await read(bot.db, case_id)
     card = stub.sent_messages(ORG_CHAT)[0]["message_id"]
     stranger = stub.make_user(STRANGER, "Stranger", username="stranger")
     _ = gettext_for("ru")
@@ -385,7 +404,8 @@ async def _screen(
 
 
 @pytest.fixture
-async def full_bot(stub: BotAPIStub, tmp_path: Path) -> AsyncIterator[BotProcess]:
+async def full_bot(stub: BotAPIStub, tmp_path: Path, caches: Path) -> AsyncIterator[BotProcess]:
+    seed_caches(caches, tmp_path)
     env = {
         "SAFAR_ORG_CHATS": json.dumps(
             {"kz-iom-partner-ngos": KZ_NGO, "kg-crisis-centres": KG_NGO, "iom-central-asia": IOM}
@@ -427,10 +447,7 @@ async def test_a_person_in_kazakhstan_writes_in_kyrgyz_and_a_caseworker_takes_th
     stub.push_callback(yes["callback_data"], chat_id=7410, message_id=consent["message_id"],
                        user=person)  # fmt: skip
     await stub.wait_for(_to(KZ_NGO), timeout=20, since=mark)
-    for _try in range(50):
-        if stub.sent_messages(KZ_NGO):
-            break
-        await asyncio.sleep(0.1)
+    await until(lambda: stub.sent_messages(KZ_NGO), "the card stored by Telegram")
     [card] = stub.sent_messages(KZ_NGO)
     ru = gettext_for("ru")
     text = card["text"]
@@ -467,10 +484,7 @@ async def test_a_person_in_kazakhstan_writes_in_kyrgyz_and_a_caseworker_takes_th
     await stub.wait_for(
         lambda c: _to(KZ_NGO)(c) and "reply_markup" not in c.params, timeout=20, since=mark
     )
-    for _try in range(50):
-        if len(stub.sent_messages(KZ_NGO)) == 2:
-            break
-        await asyncio.sleep(0.1)
+    await until(lambda: len(stub.sent_messages(KZ_NGO)) >= 2, "the withdrawal notice")
     stripped, notice = stub.sent_messages(KZ_NGO)
     assert "@aibek_kg_test" not in stripped["text"] and TYPED_CITY not in stripped["text"]
     assert not _buttons(stripped)

@@ -1,17 +1,49 @@
-"""Danger detection checks only the phrases whose first stem occurs in the message; the
-result is exactly that of checking every phrase."""
+"""Danger detection checks only the phrases whose first stem occurs in the message, and
+keeps of each word only the prefixes and typo variants some stem can meet; the result is
+exactly that of checking every phrase against every prefix and typo variant."""
 
 from __future__ import annotations
 
 import random
 
 from knowledge.loader import KnowledgeBase
-from knowledge.risk import LEVELS, Level, RiskAssessment, _kinds, _Words, assess
+from knowledge.risk import (
+    LEVELS,
+    Level,
+    RiskAssessment,
+    _deletions,
+    _kinds,
+    _stem_lengths,
+    _Words,
+    assess,
+    risk_fold,
+)
+
+
+class _AllKeys(_Words):
+    """The words of a message with every prefix and every typo variant of it kept (the
+    index before any filtering)."""
+
+    def __init__(self, text: str) -> None:
+        self.words = risk_fold(text).split()
+        self.prefixes: dict[str, list[int]] = {}
+        self.whole: dict[str, list[int]] = {}
+        self.fuzzy: dict[str, set[int]] = {}
+        self.reached = []
+        longest, fuzzy_lengths = _stem_lengths()
+        for i, word in enumerate(self.words):
+            self.whole.setdefault(word, []).append(i)
+            for end in range(1, min(len(word), longest + 1) + 1):
+                prefix = word[:end]
+                self.prefixes.setdefault(prefix, []).append(i)
+                if end in fuzzy_lengths:
+                    for variant in _deletions(prefix) | {prefix}:
+                        self.fuzzy.setdefault(variant, set()).add(i)
 
 
 def assess_every_phrase(text: str) -> RiskAssessment:
-    """The same rules, every phrase checked (the reference)."""
-    words = _Words(text)
+    """The same rules, every phrase checked against every key (the reference)."""
+    words = _AllKeys(text)
     if not words.words:
         return RiskAssessment("none")
     found: dict[Level, set[str]] = {}

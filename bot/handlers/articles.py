@@ -13,7 +13,7 @@ from bot.i18n import LOCALE_NAMES, gettext_for
 from bot.render import render_article
 from bot.services import services
 from bot.storage import ARTICLE_VIEW
-from bot.ui import answer, help_row, home_row, show, stale_button, user_locale
+from bot.ui import answer, button, help_row, home_row, show, stale_button, user_locale
 from knowledge.schema import LOCALES, Article
 from knowledge.sections import SECTIONS
 
@@ -37,19 +37,10 @@ def article_keyboard(
     rows = [help_row(locale)] if article.topic in HELP_TOPICS else []
     if also_in:
         rows.append(
-            [
-                InlineKeyboardButton(
-                    "📖 " + LOCALE_NAMES[also_in],
-                    callback_data=f"a:{article.id}:{section_key}:{also_in}",
-                )
-            ]
+            [button("📖 " + LOCALE_NAMES[also_in], f"a:{article.id}:{section_key}:{also_in}")]
         )
     rows += [
-        [
-            InlineKeyboardButton(
-                "📄 " + other.text(locale)[0].title, callback_data=f"a:{other.id}:{section_key}"
-            )
-        ]
+        [button("📄 " + other.text(locale)[0].title, f"a:{other.id}:{section_key}")]
         for other in more or []
     ]
     _ = gettext_for(locale)

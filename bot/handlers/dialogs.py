@@ -52,6 +52,7 @@ from bot.render import split_message
 from bot.services import services
 from bot.ui import (
     answer,
+    button,
     home_row,
     main_menu_keyboard,
     main_menu_text,
@@ -117,7 +118,7 @@ def menu_buttons(section: str, locale: str) -> list[InlineKeyboardButton]:
     """The buttons of the dialogs registered for main-menu *section*, in *locale*."""
     _ = gettext_for(locale)
     return [
-        InlineKeyboardButton(_(entry.menu[1]), callback_data=f"dlg:{name}")
+        button(_(entry.menu[1]), f"dlg:{name}")
         for name, entry in _REGISTRY.items()
         if entry.menu is not None and entry.menu[0] == section
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import CallbackContext, CallbackQueryHandler, CommandHandler, filters
 
 from bot.handlers.dialogs import menu_buttons
@@ -15,6 +15,7 @@ from bot.ui import (
     SECTION_TITLES,
     TOPIC_TITLES,
     answer,
+    button,
     home_row,
     main_menu_keyboard,
     main_menu_text,
@@ -52,9 +53,7 @@ async def section(update: Update, context: Context) -> None:
     _ = gettext_for(locale)
     await answer(update)
     rows = [[button] for button in tools]
-    rows += [
-        [InlineKeyboardButton(_(TOPIC_TITLES[t]), callback_data=f"t:{t}:{key}")] for t in topics
-    ]
+    rows += [[button(_(TOPIC_TITLES[t]), f"t:{t}:{key}")] for t in topics]
     rows.append(home_row(locale))
     text = "<b>{}</b>\n\n{}".format(
         html.escape(_(SECTION_TITLES[key])), html.escape(_("Choose a topic:"))
@@ -80,12 +79,7 @@ async def topic_screen(update: Update, context: Context, topic_key: str, section
     await answer(update)
     articles = services(context).kb.by_topic(topic_key)
     rows = [
-        [
-            InlineKeyboardButton(
-                "📄 " + article.text(locale)[0].title,
-                callback_data=f"a:{article.id}:{section_key}",
-            )
-        ]
+        [button("📄 " + article.text(locale)[0].title, f"a:{article.id}:{section_key}")]
         for article in articles
     ]
     single = len(SECTIONS[section_key]) == 1

@@ -18,7 +18,7 @@ from bot.ui import home_row, main_menu_keyboard, section_of, user_locale
 from knowledge.answer import answer
 from knowledge.crisis import crisis_phrases
 from knowledge.langdetect import detect_locale
-from knowledge.risk import assess
+from knowledge.risk import RiskAssessment, assess
 from knowledge.search import GREETING, SearchResult
 
 Context = CallbackContext[Any, Any, Any, Any]
@@ -42,19 +42,19 @@ async def answer_question(update: Update, context: Context, text: str) -> None:
     the offer of a caseworker (``crisis``); one that signals serious harm (``high``: a
     passport taken, no food or shelter, stranded...) gets its answer and then the help
     path opens at once (bot/handlers/help.py)."""
-    await _answer(update, context, text)
-    if assess(text).level == "high":
+    risk = assess(text)
+    await _answer(update, context, text, risk)
+    if risk.level == "high":
         locale = await user_locale(update, context)
         await help_path.open_from_text(update, context, locale)
 
 
-async def _answer(update: Update, context: Context, text: str) -> None:
+async def _answer(update: Update, context: Context, text: str, risk: RiskAssessment) -> None:
     message = update.effective_message
     assert message is not None
     locale = await user_locale(update, context)
     _ = gettext_for(locale)
     svc = services(context)
-    risk = assess(text)
     result = answer(svc.searcher, text[:MAX_QUERY_CHARS], risk=risk)
     if result.emergency:
         # Danger first. After self-harm or violence, only the numbers: a guess at another

@@ -32,7 +32,9 @@ def crisis_phrases(path: Path = CRISIS_FILE) -> CrisisPhrases:
     Raises:
         pydantic.ValidationError, yaml.YAMLError, OSError: the file is missing or invalid.
     """
-    return CrisisPhrases.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml if installed: faster
+    text = path.read_text(encoding="utf-8")
+    return CrisisPhrases.model_validate(yaml.load(text, Loader=loader))
 
 
 def detect_crisis(text: str) -> frozenset[str]:

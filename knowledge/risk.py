@@ -33,6 +33,9 @@ from knowledge.crisis import CRISIS_FILE, crisis_phrases
 from knowledge.normalize import fold
 
 RISK_FILE = Path(__file__).with_name("data") / "risk.yaml"
+#: PyYAML's safe loader in C (libyaml) when installed, else in Python: the same data, ten
+#: times faster (the phrase files took 0.7 s to read at start-up).
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Level = Literal["none", "elevated", "high", "crisis"]
 #: The levels from least to most urgent.
@@ -152,7 +155,8 @@ def risk_file(path: Path = RISK_FILE) -> RiskFile:
     Raises:
         pydantic.ValidationError, yaml.YAMLError, OSError: the file is missing or invalid.
     """
-    return RiskFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    text = path.read_text(encoding="utf-8")
+    return RiskFile.model_validate(yaml.load(text, Loader=SAFE_LOADER))
 
 
 @cache

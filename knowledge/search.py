@@ -81,6 +81,14 @@ OUT_OF_SCOPE_CLASS = "out_of_scope"
 #: Shorter folded questions (in letters) are treated as nonsense and abstained on.
 MIN_QUERY_CHARS = 3
 
+#: In the ``phrase`` channel (one document per title, keyword or example question, about
+#: 15,000), a character n-gram found in more than this share of the phrases ("a ", "ka")
+#: is left out of the query once its vector is normalised: it tells no phrase apart, and
+#: reading its long column was about half of a search's time. Measured on the dev, own and
+#: fresh question sets: top-1 within one question of before on each (dev +1, own 0, fresh
+#: -1), top-3 the same or better, out-of-scope abstention unchanged; a search 22% faster.
+PHRASE_COMMON_SHARE = 0.05
+
 #: Words are cut to this many letters for the ``stems`` channels.
 STEM_LENGTH = 5
 
@@ -171,12 +179,25 @@ class _Channel:
     milliseconds.
     """
 
-    def __init__(self, docs: list[str], vectorizer: TfidfVectorizer, owners: np.ndarray) -> None:
+    def __init__(
+        self,
+        docs: list[str],
+        vectorizer: TfidfVectorizer,
+        owners: np.ndarray,
+        common_share: float | None = None,
+    ) -> None:
         self.vectorizer = vectorizer
         self.matrix: csc_matrix = csc_matrix(vectorizer.fit_transform(docs))
         self.vocabulary: dict[str, int] = vectorizer.vocabulary_
         self.idf: np.ndarray = vectorizer.idf_
         self.starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        # With *common_share*, terms found in more than that share of the documents are
+        # left out of a query after its vector is normalised (they say little about any
+        # one document, and reading their columns is most of a search's time).
+        self.rare: np.ndarray | None = None
+        if common_share is not None:
+            in_docs = np.diff(self.matrix.indptr)
+            self.rare = in_docs <= common_share * self.matrix.shape[0]
 
     def query(self, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The query's TF-IDF vector as (column indices, values): sublinear tf, idf, l2 norm,
@@ -186,7 +207,11 @@ class _Channel:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         columns = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
         values = (1 + np.log(np.fromiter(counts.values(), float, len(counts)))) * self.idf[columns]
-        return columns, values / np.linalg.norm(values)
+        values /= np.linalg.norm(values)
+        if self.rare is not None:
+            keep = self.rare[columns]
+            return columns[keep], values[keep]
+        return columns, values
 
     def doc_scores(self, matrix: csc_matrix, vector: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Cosine of every row of *matrix* (this channel's vocabulary) with *vector*."""
@@ -286,7 +311,9 @@ class Searcher:
                 [f"{k} \n {b}" for k, b in zip(title_kw, body, strict=True)], stems(), doc_article
             ),
             "stems_kw": _Channel(title_kw, stems(), doc_article),
-            "phrase": _Channel([p for _, p in phrases], chars(), phrase_article),
+            "phrase": _Channel(
+                [p for _, p in phrases], chars(), phrase_article, common_share=PHRASE_COMMON_SHARE
+            ),
         }
         self._char_analyzer = self._channels["title_kw"].vectorizer.build_analyzer()
 
